@@ -1,0 +1,70 @@
+/* aws.h — AWS configuration and SigV4-signed HTTP requests over libcurl.
+ *
+ * Configuration comes from the standard variables: AWS_REGION (or AWS_DEFAULT_REGION),
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, and per-service endpoints
+ * AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (then
+ * AWS_ENDPOINT_URL), falling back to the real https://<service>.<region>.amazonaws.com.
+ * Signing is libcurl's CURLOPT_AWS_SIGV4; this module adds what curl 7.88 leaves out
+ * (x-amz-content-sha256, sorted/encoded query, the session-token header).
+ *
+ * A tp_aws_client wraps one curl easy handle (connection reuse) and is NOT thread-safe: use
+ * one per thread. Responses are owned by the caller (tp_aws_response_free). */
+#ifndef TP_AWS_H
+#define TP_AWS_H
+
+#include <stddef.h>
+
+#include "tp/err.h"
+
+typedef struct tp_aws_config {
+    char region[64];
+    char access_key[128];
+    char secret_key[128];
+    char session_token[2048]; /* "" when not set */
+    char endpoint_kinesis[512];
+    char endpoint_s3[512];
+    char endpoint_sagemaker[512];
+    long connect_timeout_ms; /* default 2000 */
+    long request_timeout_ms; /* default 10000 */
+} tp_aws_config;
+
+/* Read the environment. TP_EINVAL naming the variable when something required is missing. */
+int tp_aws_config_from_env(tp_aws_config *cfg, char *err, size_t errlen) TP_MUSTCHECK;
+
+typedef struct tp_aws_client tp_aws_client;
+
+/* service: "kinesis", "s3", "sagemaker" — the SigV4 service name. */
+int tp_aws_client_new(const tp_aws_config *cfg, const char *service, tp_aws_client **out) TP_MUSTCHECK;
+void tp_aws_client_free(tp_aws_client *c); /* NULL-safe */
+
+typedef struct tp_aws_header {
+    const char *name;
+    const char *value;
+} tp_aws_header;
+
+typedef struct tp_aws_response {
+    long status;     /* HTTP status, 0 when no response arrived */
+    char *body;      /* NUL-terminated, malloc'd */
+    size_t body_len;
+    char request_id[128];
+    char error_code[128]; /* parsed AWS error code ("ProvisionedThroughputExceededException"), "" if none */
+    char error_message[512];
+} tp_aws_response;
+
+/* Send one signed request. path_and_query must already have a sorted, RFC 3986-encoded query.
+ * Returns 0 when an HTTP response arrived (any status; inspect res->status), a retryable
+ * TP_EUNAVAIL / TP_ETIMEDOUT on transport failure. Borrows everything; fills *res. */
+int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_query, const tp_aws_header *headers,
+                   size_t nheaders, const void *body, size_t body_len, tp_aws_response *res, char *err,
+                   size_t errlen) TP_MUSTCHECK;
+void tp_aws_response_free(tp_aws_response *res); /* frees body, NULL-safe, leaves struct reusable */
+
+/* Map an AWS error code / HTTP status to a TP_E* code (throttling → TP_ETHROTTLED, 5xx →
+ * TP_EUNAVAIL, ResourceNotFound → TP_ENOTFOUND, ...). Decided here from the parsed code,
+ * never from message text. */
+int tp_aws_classify(long status, const char *error_code);
+
+/* RFC 3986 percent-encoding of s into out (unreserved kept; '/' kept if keep_slash). */
+int tp_aws_uri_encode(const char *s, int keep_slash, char *out, size_t cap) TP_MUSTCHECK;
+
+#endif

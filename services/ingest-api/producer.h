@@ -1,0 +1,62 @@
+/* producer.h — durable delivery of validated events to Kinesis, with a local spool behind it.
+ *
+ * Requests hand records to the producer and are told, exactly once and from a producer
+ * thread, when every record of theirs is durable: accepted by Kinesis (PutRecords said so
+ * for that entry) or fsync'ed to the local spool. Records from concurrent requests are
+ * group-committed: one or more PutRecords calls (≤ 500 entries, ≤ 5 MiB) after a short
+ * linger, several calls in flight at once. With aggregation on, records bound for the same
+ * shard are packed into KPL aggregated records (shard map from ListShards, refreshed on
+ * resharding). Throttled and failed entries are retried (full-jitter backoff) until
+ * max_attempt_ms; whatever is still not stored then goes to the spool. While the spool holds
+ * anything, new records go to the spool too, so a stream's records drain in order; a drainer
+ * thread ships the spool to Kinesis when it answers again, also after a restart.
+ *
+ * Owns its threads, Kinesis clients and the spool. */
+#ifndef TP_PRODUCER_H
+#define TP_PRODUCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tp/aws.h"
+#include "tp/err.h"
+#include "tp/event.h"
+#include "tp/metrics.h"
+
+typedef struct tp_producer tp_producer;
+
+typedef struct tp_producer_config {
+    const tp_aws_config *aws;           /* borrowed for the call to _new only (copied) */
+    const char *stream_names[TP_STREAM__COUNT]; /* copied; default "tenants","users","jobs" */
+    int aggregate;                      /* KPL aggregation on/off */
+    int linger_ms;                      /* how long a batch may wait to fill */
+    int senders;                        /* PutRecords calls in flight at once */
+    int max_attempt_ms;                 /* then spool what is not yet stored */
+    const char *spool_dir;              /* copied */
+    uint64_t spool_max_bytes;           /* beyond this: TP_EFULL */
+    tp_metrics *metrics;                /* borrowed */
+} tp_producer_config;
+
+typedef struct tp_producer_record {
+    tp_stream stream;
+    const char *partition_key; /* copied by submit */
+    const void *data;          /* copied by submit */
+    size_t len;
+} tp_producer_record;
+
+/* status: 0 = every record durable; TP_EFULL = the spool is full and some records are NOT
+ * stored (answer 503 + Retry-After); TP_ESHUTDOWN = producer stopping before durability. */
+typedef void (*tp_producer_done_cb)(void *ctx, int status);
+
+int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err, size_t errlen) TP_MUSTCHECK;
+/* Copies the records. If it returns non-zero, cb is never called; otherwise cb is called
+ * exactly once, from a producer thread. */
+int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb,
+                       void *ctx) TP_MUSTCHECK;
+/* 0 when Kinesis answered recently or the spool has room (for /readyz). */
+int tp_producer_ready(tp_producer *p, char *why, size_t whylen);
+/* Stop taking records, make every submitted record durable (Kinesis or spool), call every
+ * pending callback, join threads. Then free. NULL-safe. */
+void tp_producer_free(tp_producer *p);
+
+#endif
