@@ -11,8 +11,9 @@
  *   user_id      id string, required for user.*, dataset.* and job.* events
  *   occurred_at  RFC 3339 timestamp with offset or Z, required; not more than
  *                TP_EVENT_MAX_FUTURE_MS ahead of the receiver's clock
- *   attributes   object, per type (see event.c's table); optional when a type has no
- *                required attribute
+ *   attributes   object, per type (see the table in event_attrs.c and docs/events.md);
+ *                optional when a type has no required attribute
+ * Unknown keys, in the envelope or in attributes, are rejected.
  * ids: 1..64 chars of [A-Za-z0-9._-] (they become S3 key parts and partition keys). */
 #ifndef TP_EVENT_H
 #define TP_EVENT_H
@@ -55,7 +56,8 @@ typedef enum {
 } tp_event_type;
 
 /* A validated event. Strings are copies inside the struct; attributes is borrowed from the
- * json_t the event was validated from (valid while that object lives). */
+ * json_t the event was validated from (valid while that object lives). event_id is
+ * lower-cased, so it can be compared byte-wise for de-duplication. */
 typedef struct tp_event {
     tp_event_type type;
     char event_id[TP_UUID_LEN + 1];
@@ -81,7 +83,11 @@ tp_stream tp_event_stream(tp_event_type t);
 int tp_event_type_has_user(tp_event_type t);
 
 /* Validate obj against the catalog. now_ms is the receiver's wall clock (for the future bound).
- * On success fills *out and returns 0; on failure returns TP_EINVAL and fills *err. */
+ * On success fills *out and returns 0; on failure returns TP_EINVAL, fills *err and leaves
+ * *out untouched. out and err may be NULL. Borrows obj. Never allocates; keeps no state.
+ * Reports the first problem in a fixed order: event_id, type, tenant_id, user_id,
+ * occurred_at, attributes (known keys in catalog order, then unknown ones), then unknown
+ * envelope keys. field and message are valid UTF-8 (cut at a character boundary). */
 int tp_event_validate(const json_t *obj, int64_t now_ms, tp_event *out, tp_event_error *err) TP_MUSTCHECK;
 
 /* The Kinesis partition key: "tenant_id:user_id" for events with a user, "tenant_id" otherwise.
@@ -89,7 +95,9 @@ int tp_event_validate(const json_t *obj, int64_t now_ms, tp_event *out, tp_event
  * shards. Returns the length, or TP_ETOOBIG if cap is too small. */
 int tp_event_partition_key(const tp_event *ev, char *buf, size_t cap) TP_MUSTCHECK;
 
-/* Parse / format RFC 3339 (format always UTC with milliseconds: 2026-11-22T14:03:00.000Z). */
+/* Parse / format RFC 3339 (format always UTC with milliseconds: 2026-11-22T14:03:00.000Z).
+ * parse: 'T' required, seconds required, 1-9 fraction digits (truncated to ms), 'Z' or ±hh:mm;
+ * second 60 reads as 59.999. TP_EINVAL otherwise. format clamps to years 0000..9999. */
 int tp_rfc3339_parse(const char *s, int64_t *ms_out) TP_MUSTCHECK;
 void tp_rfc3339_format(int64_t ms, char out[32]);
 
