@@ -28,6 +28,11 @@ typedef struct tp_aws_config {
     long request_timeout_ms; /* default 10000 */
 } tp_aws_config;
 
+/* Process-wide libcurl set-up/tear-down: call once from main before any thread starts
+ * (curl_global_init is not guaranteed thread-safe on every build). */
+int tp_aws_global_init(void) TP_MUSTCHECK;
+void tp_aws_global_cleanup(void);
+
 /* Read the environment. TP_EINVAL naming the variable when something required is missing. */
 int tp_aws_config_from_env(tp_aws_config *cfg, char *err, size_t errlen) TP_MUSTCHECK;
 
@@ -64,7 +69,26 @@ void tp_aws_response_free(tp_aws_response *res); /* frees body, NULL-safe, leave
  * never from message text. */
 int tp_aws_classify(long status, const char *error_code);
 
-/* RFC 3986 percent-encoding of s into out (unreserved kept; '/' kept if keep_slash). */
+/* RFC 3986 percent-encoding of s into out (unreserved kept; '/' kept if keep_slash).
+ * TP_ETOOBIG when out (cap bytes, including the NUL) is too small. */
 int tp_aws_uri_encode(const char *s, int keep_slash, char *out, size_t cap) TP_MUSTCHECK;
+
+/* --- wire helpers shared by the service clients (added by B) --- */
+
+/* Standard base64 (RFC 4648, padded, no line breaks). *out is malloc'd and NUL-terminated
+ * (caller frees); *outlen excludes the NUL. */
+int tp_aws_base64_encode(const void *data, size_t len, char **out, size_t *outlen) TP_MUSTCHECK;
+/* Strict decode: padding required to a multiple of 4, no whitespace; TP_ECORRUPT otherwise.
+ * *out is malloc'd with a NUL after the bytes (caller frees). */
+int tp_aws_base64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen) TP_MUSTCHECK;
+
+/* Find the first <tag>...</tag> (no attributes expected) in [p, end). Returns a pointer just past
+ * the closing tag and sets *inner and *inner_len to the raw text between (borrowed), or NULL if absent.
+ * Enough for the flat documents S3 answers with; not a general XML parser. */
+const char *tp_aws_xml_find(const char *p, const char *end, const char *tag, const char **inner,
+                            size_t *inner_len);
+/* Resolve XML entities (&amp; &lt; &gt; &quot; &apos; &#N; &#xN;) into a malloc'd string
+ * (caller frees). TP_ECORRUPT on a malformed entity. */
+int tp_aws_xml_unescape(const char *s, size_t len, char **out) TP_MUSTCHECK;
 
 #endif

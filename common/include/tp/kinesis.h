@@ -55,6 +55,11 @@ void tp_shard_list_free(tp_shard_list *l); /* NULL-safe, leaves it empty */
  * string, and whether it lies in [start, end] of a shard (decimal strings). */
 void tp_kinesis_hash_key(const char *pkey, size_t len, char out[48]);
 int tp_kinesis_hash_in_range(const char *hash_dec, const char *start_dec, const char *end_dec);
+/* 1 if dec is a decimal number in 0 .. 2^128-1 (a valid ExplicitHashKey). */
+int tp_kinesis_hash_valid(const char *dec);
+/* The NewStartingHashKey that splits [start, end] in half: start + (end - start) / 2 + 1, so the
+ * children are [start, mid-1] and [mid, end]. TP_EINVAL unless start < end. */
+int tp_kinesis_split_point(const char *start_dec, const char *end_dec, char out[48]) TP_MUSTCHECK;
 
 /* --- producing --- */
 typedef struct tp_put_entry {

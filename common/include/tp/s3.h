@@ -40,4 +40,12 @@ int tp_s3_list(tp_s3 *s, const char *bucket, const char *prefix, tp_s3_listing *
                size_t errlen) TP_MUSTCHECK;
 void tp_s3_listing_free(tp_s3_listing *l); /* NULL-safe */
 
+/* --- added by B --- */
+/* tp_s3_list with max-keys = page_size (1..1000) per ListObjectsV2 call. */
+int tp_s3_list_paged(tp_s3 *s, const char *bucket, const char *prefix, int page_size, tp_s3_listing *out,
+                     char *err, size_t errlen) TP_MUSTCHECK;
+/* DeleteObject (absent keys are success, as in S3) and DeleteBucket (must be empty). */
+int tp_s3_delete_object(tp_s3 *s, const char *bucket, const char *key, char *err, size_t errlen) TP_MUSTCHECK;
+int tp_s3_delete_bucket(tp_s3 *s, const char *bucket, char *err, size_t errlen) TP_MUSTCHECK;
+
 #endif

@@ -1,0 +1,305 @@
+/* kinesis_data.c — PutRecords, GetShardIterator and GetRecords (see kinesis.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinesis_internal.h"
+#include "tp/kinesis.h"
+
+#define TP_KINESIS_MAX_BATCH 500
+#define TP_KINESIS_MAX_RECORD ((size_t)1024 * 1024)
+#define TP_KINESIS_MAX_REQUEST ((size_t)5 * 1024 * 1024)
+#define TP_KINESIS_MAX_PKEY_CHARS 256
+
+/* Partition-key limits count Unicode characters, not bytes. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int check_entries(const tp_put_entry *e, size_t n, char *err, size_t errlen)
+{
+    size_t total = 0;
+    if (n == 0 || n > TP_KINESIS_MAX_BATCH)
+        return tp_errf(err, errlen, TP_EINVAL, "PutRecords: %zu entries (1..%d allowed)", n, TP_KINESIS_MAX_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        if (!e[i].partition_key || (!e[i].data && e[i].len))
+            return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu has no partition key or data", i);
+        size_t chars = utf8_chars(e[i].partition_key);
+        if (chars < 1 || chars > TP_KINESIS_MAX_PKEY_CHARS)
+            return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu partition key has %zu characters", i,
+                           chars);
+        if (e[i].explicit_hash_key && !tp_kinesis_hash_valid(e[i].explicit_hash_key))
+            return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu explicit hash key is not 0..2^128-1", i);
+        size_t sz = e[i].len + strlen(e[i].partition_key);
+        if (sz > TP_KINESIS_MAX_RECORD)
+            return tp_errf(err, errlen, TP_ETOOBIG, "PutRecords: entry %zu is %zu bytes (max %zu)", i, sz,
+                           TP_KINESIS_MAX_RECORD);
+        total += sz;
+    }
+    if (total > TP_KINESIS_MAX_REQUEST)
+        return tp_errf(err, errlen, TP_ETOOBIG, "PutRecords: batch is %zu bytes (max %zu)", total,
+                       TP_KINESIS_MAX_REQUEST);
+    return 0;
+}
+
+static json_t *build_put_request(const char *stream, const tp_put_entry *e, size_t n)
+{
+    json_t *req = json_object();
+    json_t *recs = json_array();
+    char *b64 = NULL;
+    if (!req || !recs || json_object_set_new(req, "StreamName", json_string(stream)) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        size_t blen;
+        if (tp_aws_base64_encode(e[i].data, e[i].len, &b64, &blen) != 0)
+            goto fail;
+        json_t *r = json_object();
+        if (!r || json_array_append_new(recs, r) != 0 ||
+            json_object_set_new(r, "Data", json_stringn_nocheck(b64, blen)) != 0 ||
+            json_object_set_new(r, "PartitionKey", json_string(e[i].partition_key)) != 0)
+            goto fail;
+        if (e[i].explicit_hash_key &&
+            json_object_set_new(r, "ExplicitHashKey", json_string(e[i].explicit_hash_key)) != 0)
+            goto fail;
+        free(b64);
+        b64 = NULL;
+    }
+    if (json_object_set(req, "Records", recs) != 0)
+        goto fail;
+    json_decref(recs);
+    return req;
+fail:
+    free(b64);
+    json_decref(recs);
+    json_decref(req);
+    return NULL;
+}
+
+/* Per-record failures carry only an ErrorCode; anything unexpected is treated as retryable so a
+ * record is never silently dropped on a code we do not know. */
+static int classify_entry(const char *code)
+{
+    int e = tp_aws_classify(0, code);
+    return (e == 0 || e == TP_EPROTO) ? TP_EUNAVAIL : e;
+}
+
+int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n,
+                           tp_put_result_entry *results, size_t *failed_count, char *err, size_t errlen)
+{
+    int rc;
+    json_t *req = NULL, *resp = NULL;
+    if (!k || !stream || !*stream || !entries || !results)
+        return tp_errf(err, errlen, TP_EINVAL, "PutRecords: bad arguments");
+    rc = check_entries(entries, n, err, errlen);
+    if (rc != 0)
+        return rc;
+    req = build_put_request(stream, entries, n);
+    if (!req) {
+        rc = tp_errf(err, errlen, TP_ENOMEM, "PutRecords: out of memory building request");
+        goto out;
+    }
+    rc = tp_kinesis__call(k, "PutRecords", req, &resp, err, errlen);
+    if (rc != 0)
+        goto out;
+    json_t *recs = json_object_get(resp, "Records");
+    if (!json_is_array(recs) || json_array_size(recs) != n) {
+        rc = tp_errf(err, errlen, TP_EPROTO, "PutRecords: answer has %zu records for %zu sent",
+                     json_is_array(recs) ? json_array_size(recs) : 0, n);
+        goto out;
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(recs, i);
+        tp_put_result_entry *res = &results[i];
+        memset(res, 0, sizeof *res);
+        const char *code = tp_kinesis__str(r, "ErrorCode");
+        if (code && *code) {
+            snprintf(res->error_code, sizeof res->error_code, "%s", code);
+            res->err = classify_entry(code);
+            failed++;
+            continue;
+        }
+        if (!tp_kinesis__str(r, "SequenceNumber") ||
+            tp_kinesis__copy(r, "SequenceNumber", res->sequence, sizeof res->sequence) != 0 ||
+            tp_kinesis__copy(r, "ShardId", res->shard_id, sizeof res->shard_id) != 0) {
+            /* The call was answered but this entry's outcome is unreadable: report it failed so
+             * the caller resends it (a possible duplicate beats a possible loss). */
+            snprintf(res->error_code, sizeof res->error_code, "MalformedResult");
+            res->err = TP_EPROTO;
+            failed++;
+        }
+    }
+    if (failed_count)
+        *failed_count = failed;
+out:
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
+
+/* --- consuming --- */
+
+static const char *iterator_type_name(tp_iterator_type t)
+{
+    switch (t) {
+    case TP_ITER_TRIM_HORIZON:
+        return "TRIM_HORIZON";
+    case TP_ITER_LATEST:
+        return "LATEST";
+    case TP_ITER_AT_SEQUENCE:
+        return "AT_SEQUENCE_NUMBER";
+    case TP_ITER_AFTER_SEQUENCE:
+        return "AFTER_SEQUENCE_NUMBER";
+    case TP_ITER_AT_TIMESTAMP:
+        return "AT_TIMESTAMP";
+    }
+    return NULL;
+}
+
+int tp_kinesis_get_shard_iterator(tp_kinesis *k, const char *stream, const char *shard_id, tp_iterator_type type,
+                                  const char *sequence, int64_t timestamp_ms, char **iterator_out, char *err,
+                                  size_t errlen)
+{
+    int rc;
+    json_t *req = NULL, *resp = NULL;
+    const char *tname = iterator_type_name(type);
+    int needs_seq = type == TP_ITER_AT_SEQUENCE || type == TP_ITER_AFTER_SEQUENCE;
+    if (!k || !stream || !shard_id || !iterator_out || !tname || (needs_seq && (!sequence || !*sequence)))
+        return tp_errf(err, errlen, TP_EINVAL, "GetShardIterator: bad arguments");
+    *iterator_out = NULL;
+    req = json_object();
+    if (!req || json_object_set_new(req, "StreamName", json_string(stream)) != 0 ||
+        json_object_set_new(req, "ShardId", json_string(shard_id)) != 0 ||
+        json_object_set_new(req, "ShardIteratorType", json_string(tname)) != 0 ||
+        (needs_seq && json_object_set_new(req, "StartingSequenceNumber", json_string(sequence)) != 0) ||
+        (type == TP_ITER_AT_TIMESTAMP &&
+         json_object_set_new(req, "Timestamp", json_real((double)timestamp_ms / 1000.0)) != 0)) {
+        rc = tp_errf(err, errlen, TP_ENOMEM, "GetShardIterator: out of memory");
+        goto out;
+    }
+    rc = tp_kinesis__call(k, "GetShardIterator", req, &resp, err, errlen);
+    if (rc != 0)
+        goto out;
+    const char *it = tp_kinesis__str(resp, "ShardIterator");
+    if (!it || !*it) {
+        rc = tp_errf(err, errlen, TP_EPROTO, "GetShardIterator: no ShardIterator in answer");
+        goto out;
+    }
+    *iterator_out = strdup(it);
+    if (!*iterator_out)
+        rc = tp_errf(err, errlen, TP_ENOMEM, "GetShardIterator: out of memory");
+out:
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
+
+void tp_get_records_result_free(tp_get_records_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->records[i].data);
+        free(r->records[i].partition_key);
+    }
+    free(r->records);
+    free(r->next_iterator);
+    free(r->child_shards);
+    memset(r, 0, sizeof *r);
+}
+
+static int parse_record(const json_t *jr, tp_kinesis_record *rec)
+{
+    const char *data = tp_kinesis__str(jr, "Data");
+    const char *pkey = tp_kinesis__str(jr, "PartitionKey");
+    if (!data || !pkey || tp_kinesis__copy(jr, "SequenceNumber", rec->sequence, sizeof rec->sequence) != 0 ||
+        !rec->sequence[0])
+        return TP_EPROTO;
+    unsigned char *bytes = NULL;
+    int rc = tp_aws_base64_decode(data, strlen(data), &bytes, &rec->len);
+    if (rc != 0)
+        return rc == TP_ENOMEM ? rc : TP_EPROTO;
+    rec->data = (char *)bytes;
+    rec->partition_key = strdup(pkey);
+    if (!rec->partition_key)
+        return TP_ENOMEM;
+    json_t *ts = json_object_get(jr, "ApproximateArrivalTimestamp");
+    /* Epoch seconds with a fraction; round to the nearest millisecond. */
+    if (json_is_number(ts)) {
+        double ms = json_number_value(ts) * 1000.0;
+        rec->arrival_ms = (int64_t)(ms >= 0 ? ms + 0.5 : ms - 0.5);
+    }
+    return 0;
+}
+
+int tp_kinesis_get_records(tp_kinesis *k, const char *iterator, int limit, tp_get_records_result *out, char *err,
+                           size_t errlen)
+{
+    int rc;
+    json_t *req = NULL, *resp = NULL;
+    if (!k || !iterator || !*iterator || !out || limit < 1 || limit > 10000)
+        return tp_errf(err, errlen, TP_EINVAL, "GetRecords: bad arguments");
+    memset(out, 0, sizeof *out);
+    req = json_object();
+    if (!req || json_object_set_new(req, "ShardIterator", json_string(iterator)) != 0 ||
+        json_object_set_new(req, "Limit", json_integer(limit)) != 0) {
+        rc = tp_errf(err, errlen, TP_ENOMEM, "GetRecords: out of memory");
+        goto out;
+    }
+    rc = tp_kinesis__call(k, "GetRecords", req, &resp, err, errlen);
+    if (rc != 0)
+        goto out;
+    json_t *recs = json_object_get(resp, "Records");
+    size_t n = json_is_array(recs) ? json_array_size(recs) : 0;
+    if (n) {
+        out->records = calloc(n, sizeof *out->records);
+        if (!out->records) {
+            rc = tp_errf(err, errlen, TP_ENOMEM, "GetRecords: out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Count the record first so a half-parsed one is freed with the rest. */
+        out->n++;
+        rc = parse_record(json_array_get(recs, i), &out->records[i]);
+        if (rc != 0) {
+            tp_errf(err, errlen, rc, "GetRecords: record %zu: %s", i, tp_strerror(rc));
+            goto out;
+        }
+    }
+    const char *next = tp_kinesis__str(resp, "NextShardIterator");
+    if (next && *next && !(out->next_iterator = strdup(next))) {
+        rc = tp_errf(err, errlen, TP_ENOMEM, "GetRecords: out of memory");
+        goto out;
+    }
+    json_t *mb = json_object_get(resp, "MillisBehindLatest");
+    out->millis_behind = json_is_integer(mb) ? (int64_t)json_integer_value(mb) : 0;
+    json_t *kids = json_object_get(resp, "ChildShards");
+    size_t nk = json_is_array(kids) ? json_array_size(kids) : 0;
+    if (nk) {
+        out->child_shards = calloc(nk, sizeof *out->child_shards);
+        if (!out->child_shards) {
+            rc = tp_errf(err, errlen, TP_ENOMEM, "GetRecords: out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nk; i++) {
+            json_t *c = json_array_get(kids, i);
+            if (!tp_kinesis__str(c, "ShardId") ||
+                tp_kinesis__copy(c, "ShardId", out->child_shards[out->n_children], 128) != 0) {
+                rc = tp_errf(err, errlen, TP_EPROTO, "GetRecords: malformed ChildShards[%zu]", i);
+                goto out;
+            }
+            out->n_children++;
+        }
+    }
+out:
+    if (rc != 0)
+        tp_get_records_result_free(out);
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
