@@ -42,6 +42,46 @@ int tp_auth_create_key(tp_auth *a, const char *tenant_id, unsigned scopes, char 
 /* Revoke at once. TP_ENOTFOUND if no such (unrevoked) key. */
 int tp_auth_revoke(tp_auth *a, const char *key_id, char *err, size_t errlen) TP_MUSTCHECK;
 
+/* Like tp_auth_create_key, also storing a free-text description (NULL for none). */
+int tp_auth_create_key_desc(tp_auth *a, const char *tenant_id, unsigned scopes, const char *description,
+                            char key_id_out[17], char key_out[96], char *err, size_t errlen) TP_MUSTCHECK;
+/* Revoke on behalf of a principal: a tenant-scoped one may revoke only its own tenant's keys
+ * (any other key reads as TP_ENOTFOUND, so key ids of other tenants are not disclosed).
+ * by NULL = no restriction (same as tp_auth_revoke). */
+int tp_auth_revoke_as(tp_auth *a, const tp_principal *by, const char *key_id, char *err,
+                      size_t errlen) TP_MUSTCHECK;
+
+/* One row of tp_auth_list. Never carries the secret or its hash. Strings borrowed for the
+ * duration of the callback. */
+typedef struct tp_key_info {
+    const char *key_id;
+    const char *tenant_id;   /* "" = all tenants */
+    unsigned scopes;
+    const char *created_at;  /* RFC 3339, UTC */
+    const char *revoked_at;  /* "" while active */
+    const char *description; /* "" if none */
+} tp_key_info;
+/* Call cb for every key, oldest first. */
+int tp_auth_list(tp_auth *a, void (*cb)(void *ctx, const tp_key_info *k), void *ctx, char *err,
+                 size_t errlen) TP_MUSTCHECK;
+
+/* --- pure helpers (no database) --- */
+#define TP_KEY_ID_LEN 16
+#define TP_KEY_SECRET_LEN 43
+#define TP_KEY_LEN (3 + TP_KEY_ID_LEN + 1 + TP_KEY_SECRET_LEN)
+/* Split "tp_<key_id>_<secret>" (exactly; no surrounding text). TP_EINVAL when malformed. */
+int tp_auth_key_parse(const char *key, char key_id[17], char secret[44]) TP_MUSTCHECK;
+/* Take the key out of an Authorization value: scheme "Bearer" (any case), one or more spaces,
+ * the key, optional trailing spaces. TP_EAUTH when absent or malformed. */
+int tp_auth_bearer_parse(const char *authorization, char key_id[17], char secret[44]) TP_MUSTCHECK;
+/* "events:write,read" (commas, optional spaces) into bits; TP_EINVAL on an empty list or an
+ * unknown name. */
+int tp_scopes_parse(const char *csv, unsigned *out) TP_MUSTCHECK;
+/* Name of a single scope bit, NULL if bit is not exactly one known scope. */
+const char *tp_scope_name(unsigned bit);
+/* Comma-joined names of the scopes in bits, in the order events:write, read, admin. */
+void tp_scopes_format(unsigned scopes, char *buf, size_t cap);
+
 /* Parse "events:write" / "read" / "admin" into a scope bit; TP_EINVAL otherwise. */
 int tp_scope_from_name(const char *name, unsigned *bit) TP_MUSTCHECK;
 /* 1 if the principal has every scope in need. */

@@ -1,0 +1,44 @@
+/* events_body.h — turning a POST /v1/events body into a list of candidate events
+ * (routes_events_body.c). Pure: no I/O, so it is easy to test and to fuzz.
+ *
+ * A JSON body is one object (a batch of one) or an array of them. An NDJSON body holds one
+ * JSON value per line; lines of only whitespace are skipped, "\r\n" endings are accepted, and
+ * a line that is not JSON becomes an item with v == NULL and a message naming the byte offset
+ * in the whole body (the request goes on with the other lines). */
+#ifndef TP_EVENTS_BODY_H
+#define TP_EVENTS_BODY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct body_item {
+    json_t *v;        /* borrowed from batch->root; NULL for an NDJSON line that is not JSON */
+    char error[160];  /* why v is NULL */
+};
+
+struct body_batch {
+    json_t *root;     /* owns every item's value */
+    struct body_item *items;
+    size_t n;
+};
+
+enum body_status {
+    BODY_OK = 0,
+    BODY_MALFORMED, /* the JSON body does not parse: error_offset, error */
+    BODY_EMPTY,     /* no event at all */
+    BODY_TOO_MANY,  /* more than max_events */
+    BODY_NOMEM,
+};
+
+struct body_error {
+    size_t offset;
+    char message[160];
+};
+
+/* Parse body (len bytes, need not be NUL-terminated) as JSON or NDJSON into out. On BODY_OK
+ * the caller frees out with body_batch_free; on any other status out is left empty. */
+enum body_status body_parse(const char *body, size_t len, int ndjson, size_t max_events, struct body_batch *out,
+                            struct body_error *err);
+void body_batch_free(struct body_batch *b); /* NULL-safe, leaves it empty */
+
+#endif

@@ -1,0 +1,548 @@
+/* test_http.c — the HTTP server on an ephemeral port, driven with libcurl: routing and path
+ * params, 404/405, body limits (declared and chunked), answers from another thread (slow and
+ * racing the suspend), many concurrent parked requests, probes and metrics, request ids,
+ * query decoding, and graceful stop with answered and stuck requests. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tp/http.h"
+#include "tp/metrics.h"
+
+/* ---------- a tiny libcurl client ---------- */
+
+struct reply {
+    long status;
+    char body[65536];
+    size_t len;
+    char req_id[128];
+    char allow[128];
+    char ctype[128];
+    char custom[128];
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    size_t k = sz * n;
+    size_t room = sizeof r->body - 1 - r->len;
+    size_t c = k < room ? k : room;
+    memcpy(r->body + r->len, p, c);
+    r->len += c;
+    r->body[r->len] = '\0';
+    return k;
+}
+
+static void grab(const char *line, size_t n, const char *name, char *dst, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n > nl + 1 && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+        const char *v = line + nl + 1;
+        while (*v == ' ')
+            v++;
+        size_t vl = n - (size_t)(v - line);
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+            vl--;
+        if (vl >= cap)
+            vl = cap - 1;
+        memcpy(dst, v, vl);
+        dst[vl] = '\0';
+    }
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    size_t k = sz * n;
+    grab(p, k, "X-Request-Id", r->req_id, sizeof r->req_id);
+    grab(p, k, "Allow", r->allow, sizeof r->allow);
+    grab(p, k, "Content-Type", r->ctype, sizeof r->ctype);
+    grab(p, k, "X-Custom", r->custom, sizeof r->custom);
+    return k;
+}
+
+static int g_port;
+
+/* method NULL = GET. body NULL = none. extra: a NULL-terminated list of header lines. */
+static void http_call(const char *method, const char *path, const char *body, long bodylen, int chunked,
+                      struct reply *out, ...)
+{
+    char url[512];
+    struct curl_slist *hdrs = NULL;
+    va_list ap;
+    memset(out, 0, sizeof *out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_port, path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (method)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        if (!chunked)
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, bodylen);
+    }
+    va_start(ap, out);
+    for (const char *h; (h = va_arg(ap, const char *));)
+        hdrs = curl_slist_append(hdrs, h);
+    va_end(ap);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (chunked)
+        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    else if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "curl %s: %s\n", url, curl_easy_strerror(rc));
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+}
+
+#define GET(path, out, ...) http_call(NULL, path, NULL, 0, 0, out, ##__VA_ARGS__, (const char *)0)
+
+/* ---------- handlers ---------- */
+
+static void h_params(tp_http_req *r, void *ctx)
+{
+    (void)ctx;
+    json_t *o = json_pack("{s:s,s:s,s:s}", "id", tp_http_req_param(r, "id"), "name", tp_http_req_param(r, "name"),
+                          "path", tp_http_req_path(r));
+    tp_http_respond_json(r, 200, o);
+}
+
+static void h_echo(tp_http_req *r, void *ctx)
+{
+    size_t len;
+    (void)ctx;
+    const char *b = tp_http_req_body(r, &len);
+    char n[32];
+    snprintf(n, sizeof n, "%zu", len);
+    tp_http_req_add_header(r, "X-Custom", n);
+    tp_http_respond(r, 200, "text/plain", b, len);
+}
+
+static void collect_query(void *ctx, const char *k, const char *v)
+{
+    json_object_set_new(ctx, k, json_string(v));
+}
+
+static void h_query(tp_http_req *r, void *ctx)
+{
+    (void)ctx;
+    json_t *all = json_object();
+    tp_http_req_query_each(r, collect_query, all);
+    const char *a = tp_http_req_query(r, "a");
+    const char *missing = tp_http_req_query(r, "nope");
+    json_t *o = json_pack("{s:o,s:s?,s:b}", "all", all, "a", a, "missing_is_null", missing == NULL);
+    tp_http_respond_json(r, 200, o);
+}
+
+struct later {
+    tp_http_req *r;
+    int delay_ms;
+    int status;
+};
+
+static void *answer_later(void *arg)
+{
+    struct later *l = arg;
+    if (l->delay_ms)
+        usleep((useconds_t)l->delay_ms * 1000);
+    tp_http_respond_error(l->r, l->status, "later", NULL, "answered from thread");
+    free(l);
+    return NULL;
+}
+
+static void spawn_answer(tp_http_req *r, int delay_ms, int status)
+{
+    pthread_t t;
+    struct later *l = malloc(sizeof *l);
+    assert_non_null(l);
+    l->r = r;
+    l->delay_ms = delay_ms;
+    l->status = status;
+    tp_http_req_suspend(r);
+    assert_int_equal(pthread_create(&t, NULL, answer_later, l), 0);
+    pthread_detach(t);
+}
+
+static void h_async_slow(tp_http_req *r, void *ctx) { (void)ctx, spawn_answer(r, 30, 202); }
+static void h_async_fast(tp_http_req *r, void *ctx) { (void)ctx, spawn_answer(r, 0, 202); }
+
+/* Parks the request and hands it to the test, which answers it whenever it likes. */
+static _Atomic(tp_http_req *) g_parked;
+static void h_park(tp_http_req *r, void *ctx)
+{
+    (void)ctx;
+    tp_http_req_suspend(r);
+    g_parked = r;
+}
+
+static void h_forget(tp_http_req *r, void *ctx) { (void)r, (void)ctx; }
+
+static atomic_int g_ready = 1;
+static int ready(void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    if (g_ready)
+        return 0;
+    snprintf(why, whylen, "warming up");
+    return -1;
+}
+
+/* ---------- fixture ---------- */
+
+struct fx {
+    tp_metrics *m;
+    tp_http_server *s;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char err[256];
+    if (!f || tp_metrics_new(&f->m) != 0)
+        return -1;
+    tp_http_options o = {.svc = "test", .bind_addr = "127.0.0.1", .port = 0, .threads = 2, .max_body = 1024,
+                         .conn_timeout_s = 5, .metrics = f->m, .ready = ready};
+    if (tp_http_server_new(&o, &f->s, err, sizeof err) != 0)
+        return -1;
+    if (tp_http_route(f->s, "GET", "/v1/items/{id}/sub/{name}", h_params, NULL) ||
+        tp_http_route(f->s, "POST", "/echo", h_echo, NULL) || tp_http_route(f->s, "PUT", "/echo", h_echo, NULL) ||
+        tp_http_route(f->s, "GET", "/q", h_query, NULL) ||
+        tp_http_route(f->s, "GET", "/async/slow", h_async_slow, NULL) ||
+        tp_http_route(f->s, "GET", "/async/fast", h_async_fast, NULL) ||
+        tp_http_route(f->s, "GET", "/park", h_park, NULL) || tp_http_route(f->s, "GET", "/forget", h_forget, NULL))
+        return -1;
+    if (tp_http_start(f->s, err, sizeof err) != 0) {
+        fprintf(stderr, "start: %s\n", err);
+        return -1;
+    }
+    g_port = tp_http_port(f->s);
+    g_ready = 1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    tp_http_server_free(f->s);
+    tp_metrics_free(f->m);
+    free(f);
+    return 0;
+}
+
+/* ---------- tests ---------- */
+
+static void test_route_params(void **state)
+{
+    struct reply r;
+    (void)state;
+    assert_true(g_port > 0);
+    GET("/v1/items/abc-1/sub/x.y", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"id\":\"abc-1\",\"name\":\"x.y\",\"path\":\"/v1/items/abc-1/sub/x.y\"}");
+    assert_string_equal(r.ctype, "application/json");
+}
+
+static void test_not_found(void **state)
+{
+    struct reply r;
+    (void)state;
+    const char *paths[] = {"/nope", "/v1/items/abc/sub", "/v1/items/abc/sub/x/extra", "/v1/items//sub/x", "/"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        GET(paths[i], &r);
+        assert_int_equal(r.status, 404);
+        assert_non_null(strstr(r.body, "\"error\":\"not_found\""));
+    }
+}
+
+static void test_method_not_allowed(void **state)
+{
+    struct reply r;
+    (void)state;
+    http_call("DELETE", "/echo", NULL, 0, 0, &r, (const char *)0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST, PUT");
+    assert_non_null(strstr(r.body, "method_not_allowed"));
+    GET("/echo", &r);
+    assert_int_equal(r.status, 405);
+}
+
+static void test_body_limits(void **state)
+{
+    struct reply r;
+    char big[2048];
+    (void)state;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    /* exactly max_body is fine */
+    http_call("POST", "/echo", big, 1024, 0, &r, (const char *)0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 1024);
+    assert_string_equal(r.custom, "1024");
+    /* declared too large: refused before the body is read */
+    http_call("POST", "/echo", big, 1025, 0, &r, (const char *)0);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "too_large"));
+    /* chunked: no declared size, grows past the limit */
+    http_call("POST", "/echo", big, 0, 1, &r, (const char *)0);
+    assert_int_equal(r.status, 413);
+    /* chunked within the limit */
+    http_call("POST", "/echo", "hello", 0, 1, &r, (const char *)0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    /* no body at all: "" */
+    http_call("POST", "/echo", NULL, 0, 0, &r, (const char *)0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.custom, "0");
+}
+
+static void test_async_answers(void **state)
+{
+    struct reply r;
+    (void)state;
+    GET("/async/slow", &r);
+    assert_int_equal(r.status, 202);
+    assert_non_null(strstr(r.body, "answered from thread"));
+    /* the answer races MHD_suspend_connection: must never be lost */
+    for (int i = 0; i < 200; i++) {
+        GET("/async/fast", &r);
+        assert_int_equal(r.status, 202);
+    }
+}
+
+static void test_async_concurrent(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    CURLM *m = curl_multi_init();
+    CURL *e[N];
+    struct reply *rs = calloc(N, sizeof *rs);
+    assert_non_null(rs);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/async/slow", g_port);
+    for (int i = 0; i < N; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &rs[i]);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT, 10L);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (int i = 0; i < N; i++) {
+        long st = 0;
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &st);
+        assert_int_equal(st, 202);
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    free(rs);
+}
+
+static void test_probes_and_metrics(void **state)
+{
+    struct reply r;
+    (void)state;
+    GET("/healthz", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    GET("/readyz", &r);
+    assert_int_equal(r.status, 200);
+    g_ready = 0;
+    GET("/readyz", &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.body, "{\"status\":\"not_ready\",\"reason\":\"warming up\"}");
+    g_ready = 1;
+    GET("/v1/items/1/sub/2", &r);
+    GET("/nowhere", &r);
+    /* Requests are counted when MHD reports them complete, just after the client has its
+     * answer: allow a moment for the last one. */
+    for (int i = 0; i < 50; i++) {
+        GET("/metrics", &r);
+        if (strstr(r.body, "route=\"unmatched\",status=\"404\"} 1"))
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/plain; version=0.0.4");
+    assert_non_null(strstr(r.body, "tp_http_requests_total{route=\"/v1/items/{id}/sub/{name}\",status=\"200\"} 1"));
+    assert_non_null(strstr(r.body, "tp_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));
+    assert_non_null(strstr(r.body, "tp_http_requests_total{route=\"/readyz\",status=\"503\"} 1"));
+    assert_non_null(strstr(r.body, "tp_http_request_seconds_count{route=\"/healthz\"} 1"));
+}
+
+static void test_request_id(void **state)
+{
+    struct reply r;
+    (void)state;
+    GET("/healthz", &r, "X-Request-Id: abc-DEF-123");
+    assert_string_equal(r.req_id, "abc-DEF-123");
+    GET("/healthz", &r, "X-Request-Id: has_underscore");
+    assert_int_equal(strlen(r.req_id), 32);
+    assert_int_equal(strspn(r.req_id, "0123456789abcdef"), 32);
+    char longid[100];
+    memset(longid, 'a', sizeof longid);
+    snprintf(longid, sizeof longid, "X-Request-Id: %065d", 7); /* 65 chars: one too many */
+    GET("/healthz", &r, longid);
+    assert_int_equal(strlen(r.req_id), 32);
+    char first[128];
+    GET("/healthz", &r);
+    snprintf(first, sizeof first, "%s", r.req_id);
+    GET("/healthz", &r);
+    assert_string_not_equal(first, r.req_id);
+    /* errors produced by the server itself carry it too */
+    GET("/nope", &r, "X-Request-Id: rid-404");
+    assert_string_equal(r.req_id, "rid-404");
+}
+
+static void test_query_decoding(void **state)
+{
+    struct reply r;
+    (void)state;
+    GET("/q?a=hello%20w%C3%B6rld&b=x%2By&flag", &r);
+    assert_int_equal(r.status, 200);
+    json_t *o = json_loads(r.body, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "a")), "hello w\xc3\xb6rld");
+    json_t *all = json_object_get(o, "all");
+    assert_string_equal(json_string_value(json_object_get(all, "b")), "x+y");
+    assert_string_equal(json_string_value(json_object_get(all, "flag")), "");
+    assert_true(json_is_true(json_object_get(o, "missing_is_null")));
+    json_decref(o);
+}
+
+static void test_handler_forgot(void **state)
+{
+    struct reply r;
+    (void)state;
+    GET("/forget", &r);
+    assert_int_equal(r.status, 500);
+}
+
+/* ---------- graceful stop (own servers: they end the fixture's life) ---------- */
+
+struct client_arg {
+    const char *path;
+    struct reply r;
+};
+
+static void *client(void *arg)
+{
+    struct client_arg *c = arg;
+    http_call(NULL, c->path, NULL, 0, 0, &c->r, (const char *)0);
+    return NULL;
+}
+
+static void wait_parked(void)
+{
+    for (int i = 0; i < 500 && !g_parked; i++)
+        usleep(2000);
+    assert_non_null(g_parked);
+    usleep(20000); /* let MHD actually park it */
+}
+
+static void test_stop_waits_for_answer(void **state)
+{
+    struct fx *f = *state;
+    pthread_t t;
+    struct client_arg c = {.path = "/park"};
+    g_parked = NULL;
+    assert_int_equal(pthread_create(&t, NULL, client, &c), 0);
+    wait_parked();
+    /* Answer 50 ms into a 2 s drain: the client must get the real answer. */
+    struct later *l = malloc(sizeof *l);
+    pthread_t t2;
+    *l = (struct later){g_parked, 50, 201};
+    assert_int_equal(pthread_create(&t2, NULL, answer_later, l), 0);
+    tp_http_stop(f->s, 2000);
+    pthread_join(t, NULL);
+    pthread_join(t2, NULL);
+    assert_int_equal(c.r.status, 201);
+}
+
+static void test_stop_forces_stuck(void **state)
+{
+    struct fx *f = *state;
+    pthread_t t;
+    struct client_arg c = {.path = "/park"};
+    g_parked = NULL;
+    assert_int_equal(pthread_create(&t, NULL, client, &c), 0);
+    wait_parked();
+    tp_http_stop(f->s, 100);
+    pthread_join(t, NULL);
+    assert_int_equal(c.r.status, 503);
+    assert_non_null(strstr(c.r.body, "shutting_down"));
+    /* The handler's late answer must be harmless (ASan watches). */
+    tp_http_respond(g_parked, 200, "text/plain", "late", 4);
+    /* and nothing is accepted any more */
+    struct reply r;
+    GET("/healthz", &r);
+    assert_int_equal(r.status, 0);
+}
+
+static void test_bad_patterns(void **state)
+{
+    (void)state;
+    tp_http_server *s;
+    char err[128];
+    tp_http_options o = {.port = 0};
+    assert_int_equal(tp_http_server_new(&o, &s, err, sizeof err), 0);
+    assert_int_equal(tp_http_route(s, "GET", "nope", h_echo, NULL), TP_EINVAL);
+    assert_int_equal(tp_http_route(s, "GET", "/a//b", h_echo, NULL), TP_EINVAL);
+    assert_int_equal(tp_http_route(s, "GET", "/a/{}", h_echo, NULL), TP_EINVAL);
+    assert_int_equal(tp_http_route(s, "GET", "/a/{x", h_echo, NULL), TP_EINVAL);
+    assert_int_equal(tp_http_route(s, "GET", "/a/{x}", h_echo, NULL), 0);
+    tp_http_server_free(s); /* never started */
+    o.port = 70000;
+    assert_int_equal(tp_http_server_new(&o, &s, err, sizeof err), TP_EINVAL);
+    assert_null(s);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_route_params, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_method_not_allowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probes_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_decoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_forgot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_waits_for_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_forces_stuck, setup, teardown),
+        cmocka_unit_test(test_bad_patterns),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
