@@ -408,6 +408,9 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
             cc = curl_easy_setopt(h, opt, val);          \
     } while (0)
     SETOPT(CURLOPT_URL, url);
+    /* S3 keys are literal: without this curl drops "/./" and "/x/../" from the path and the
+     * request (signed and sent alike) names a different object than the caller asked for. */
+    SETOPT(CURLOPT_PATH_AS_IS, 1L);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->cfg.connect_timeout_ms);

@@ -41,17 +41,11 @@ too_big:
 
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int tp_aws_base64_encode(const void *data, size_t len, char **out, size_t *outlen)
+/* Encode into o, which has room for (len + 2) / 3 * 4 bytes; no NUL. Returns the length.
+ * Not in aws.h (not ours to change): declared in kinesis_internal.h, whose PutRecords writes
+ * record data straight into its request body with it. */
+size_t tp_aws__base64_encode_to(const void *data, size_t len, char *o)
 {
-    if ((!data && len) || !out)
-        return TP_EINVAL;
-    *out = NULL;
-    if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-        return TP_ETOOBIG;
-    size_t olen = (len + 2) / 3 * 4;
-    char *o = malloc(olen + 1);
-    if (!o)
-        return TP_ENOMEM;
     const unsigned char *p = data;
     size_t j = 0, i = 0;
     for (; i + 2 < len; i += 3) {
@@ -68,6 +62,21 @@ int tp_aws_base64_encode(const void *data, size_t len, char **out, size_t *outle
         o[j++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
         o[j++] = '=';
     }
+    return j;
+}
+
+int tp_aws_base64_encode(const void *data, size_t len, char **out, size_t *outlen)
+{
+    if ((!data && len) || !out)
+        return TP_EINVAL;
+    *out = NULL;
+    if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+        return TP_ETOOBIG;
+    size_t olen = (len + 2) / 3 * 4;
+    char *o = malloc(olen + 1);
+    if (!o)
+        return TP_ENOMEM;
+    size_t j = tp_aws__base64_encode_to(data, len, o);
     o[j] = '\0';
     *out = o;
     if (outlen)

@@ -59,23 +59,29 @@ int tp_kinesis__copy(const json_t *obj, const char *key, char *dst, size_t cap)
 
 int tp_kinesis__call(tp_kinesis *k, const char *op, json_t *req, json_t **resp, char *err, size_t errlen)
 {
+    *resp = NULL;
+    char *body = json_dumps(req, JSON_COMPACT);
+    if (!body)
+        return tp_errf(err, errlen, TP_ENOMEM, "%s: out of memory serializing request", op);
+    int rc = tp_kinesis__call_body(k, op, body, strlen(body), resp, err, errlen);
+    free(body);
+    return rc;
+}
+
+int tp_kinesis__call_body(tp_kinesis *k, const char *op, const char *body, size_t len, json_t **resp, char *err,
+                          size_t errlen)
+{
     int rc = 0;
-    char *body = NULL;
     char target[96];
     tp_aws_response res = {0};
     *resp = NULL;
 
-    body = json_dumps(req, JSON_COMPACT);
-    if (!body) {
-        rc = tp_errf(err, errlen, TP_ENOMEM, "%s: out of memory serializing request", op);
-        goto out;
-    }
     snprintf(target, sizeof target, "Kinesis_20131202.%s", op);
     const tp_aws_header hdrs[] = {
         {"Content-Type", "application/x-amz-json-1.1"},
         {"X-Amz-Target", target},
     };
-    rc = tp_aws_request(k->aws, "POST", "/", hdrs, 2, body, strlen(body), &res, err, errlen);
+    rc = tp_aws_request(k->aws, "POST", "/", hdrs, 2, body, len, &res, err, errlen);
     if (rc != 0)
         goto out;
     if (res.status < 200 || res.status >= 300) {
@@ -102,7 +108,6 @@ int tp_kinesis__call(tp_kinesis *k, const char *op, json_t *req, json_t **resp, 
         goto out;
     }
 out:
-    free(body);
     tp_aws_response_free(&res);
     return rc;
 }

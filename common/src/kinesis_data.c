@@ -1,4 +1,5 @@
 /* kinesis_data.c — PutRecords, GetShardIterator and GetRecords (see kinesis.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,43 @@
 #define TP_KINESIS_MAX_REQUEST ((size_t)5 * 1024 * 1024)
 #define TP_KINESIS_MAX_PKEY_CHARS 256
 
-/* Partition-key limits count Unicode characters, not bytes. */
-static size_t utf8_chars(const char *s)
+/* Characters in s if it is valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), else SIZE_MAX. Partition-key limits count characters, not bytes, and the key goes
+ * into a JSON request, which must be UTF-8. */
+static size_t utf8_chars(const char *str)
 {
+    const unsigned char *s = (const unsigned char *)str;
     size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
+    while (*s) {
+        unsigned c = *s, cp;
+        size_t k;
+        if (c < 0x80) {
+            s++;
+            n++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            cp = c & 0x07;
+        } else {
+            return SIZE_MAX;
+        }
+        for (size_t i = 1; i <= k; i++) {
+            if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
+                return SIZE_MAX;
+            cp = cp << 6 | (s[i] & 0x3F);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+            return SIZE_MAX;
+        s += k + 1;
+        n++;
+    }
     return n;
 }
 
@@ -29,16 +61,20 @@ static int check_entries(const tp_put_entry *e, size_t n, char *err, size_t errl
         if (!e[i].partition_key || (!e[i].data && e[i].len))
             return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu has no partition key or data", i);
         size_t chars = utf8_chars(e[i].partition_key);
+        if (chars == SIZE_MAX)
+            return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu partition key is not valid UTF-8", i);
         if (chars < 1 || chars > TP_KINESIS_MAX_PKEY_CHARS)
             return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu partition key has %zu characters", i,
                            chars);
         if (e[i].explicit_hash_key && !tp_kinesis_hash_valid(e[i].explicit_hash_key))
             return tp_errf(err, errlen, TP_EINVAL, "PutRecords: entry %zu explicit hash key is not 0..2^128-1", i);
-        size_t sz = e[i].len + strlen(e[i].partition_key);
-        if (sz > TP_KINESIS_MAX_RECORD)
-            return tp_errf(err, errlen, TP_ETOOBIG, "PutRecords: entry %zu is %zu bytes (max %zu)", i, sz,
-                           TP_KINESIS_MAX_RECORD);
-        total += sz;
+        /* kl is at most 1 KiB (256 characters), so only len can be near SIZE_MAX: compare it
+         * without adding, or the sum could wrap below the limit. */
+        size_t kl = strlen(e[i].partition_key);
+        if (kl > TP_KINESIS_MAX_RECORD || e[i].len > TP_KINESIS_MAX_RECORD - kl)
+            return tp_errf(err, errlen, TP_ETOOBIG, "PutRecords: entry %zu is %zu + %zu bytes (max %zu)", i,
+                           e[i].len, kl, TP_KINESIS_MAX_RECORD);
+        total += e[i].len + kl;
     }
     if (total > TP_KINESIS_MAX_REQUEST)
         return tp_errf(err, errlen, TP_ETOOBIG, "PutRecords: batch is %zu bytes (max %zu)", total,
@@ -46,37 +82,74 @@ static int check_entries(const tp_put_entry *e, size_t n, char *err, size_t errl
     return 0;
 }
 
-static json_t *build_put_request(const char *stream, const tp_put_entry *e, size_t n)
+/* Worst-case size of s as a JSON string literal: quotes plus six bytes (\u00XX) per byte. */
+static size_t json_str_bound(const char *s) { return 2 + 6 * strlen(s); }
+
+static char *put_lit(char *o, const char *lit)
 {
-    json_t *req = json_object();
-    json_t *recs = json_array();
-    char *b64 = NULL;
-    if (!req || !recs || json_object_set_new(req, "StreamName", json_string(stream)) != 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        size_t blen;
-        if (tp_aws_base64_encode(e[i].data, e[i].len, &b64, &blen) != 0)
-            goto fail;
-        json_t *r = json_object();
-        if (!r || json_array_append_new(recs, r) != 0 ||
-            json_object_set_new(r, "Data", json_stringn_nocheck(b64, blen)) != 0 ||
-            json_object_set_new(r, "PartitionKey", json_string(e[i].partition_key)) != 0)
-            goto fail;
-        if (e[i].explicit_hash_key &&
-            json_object_set_new(r, "ExplicitHashKey", json_string(e[i].explicit_hash_key)) != 0)
-            goto fail;
-        free(b64);
-        b64 = NULL;
+    size_t n = strlen(lit);
+    memcpy(o, lit, n);
+    return o + n;
+}
+
+/* s (valid UTF-8) as a JSON string literal: only '"', '\\' and control characters need escapes. */
+static char *put_json_str(char *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            o = put_lit(o, "\\u00");
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
     }
-    if (json_object_set(req, "Records", recs) != 0)
-        goto fail;
-    json_decref(recs);
-    return req;
-fail:
-    free(b64);
-    json_decref(recs);
-    json_decref(req);
-    return NULL;
+    *o++ = '"';
+    return o;
+}
+
+/* The PutRecords body, written directly into one buffer sized up front. Building it as a jansson
+ * tree and dumping that cost ~6.6 us a record (a 5 MiB batch took ~75 ms, at ~70 MB/s), the
+ * bulk of the producer's CPU; base64 straight into the buffer is an order of magnitude cheaper.
+ * Entries were checked by check_entries (UTF-8 keys, decimal hash keys, sizes), which also
+ * keeps the size sum far from overflow. malloc'd, NUL-terminated; NULL on OOM. */
+static char *build_put_body(const char *stream, const tp_put_entry *e, size_t n, size_t *len_out)
+{
+    size_t cap = 32 + json_str_bound(stream);
+    for (size_t i = 0; i < n; i++) {
+        cap += 64 + (e[i].len + 2) / 3 * 4 + json_str_bound(e[i].partition_key);
+        if (e[i].explicit_hash_key)
+            cap += 24 + strlen(e[i].explicit_hash_key);
+    }
+    char *body = malloc(cap);
+    if (!body)
+        return NULL;
+    char *o = put_lit(body, "{\"StreamName\":");
+    o = put_json_str(o, stream);
+    o = put_lit(o, ",\"Records\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        o = put_lit(o, "{\"Data\":\"");
+        o += tp_aws__base64_encode_to(e[i].data, e[i].len, o);
+        o = put_lit(o, "\",\"PartitionKey\":");
+        o = put_json_str(o, e[i].partition_key);
+        if (e[i].explicit_hash_key) {
+            o = put_lit(o, ",\"ExplicitHashKey\":");
+            o = put_json_str(o, e[i].explicit_hash_key);
+        }
+        *o++ = '}';
+    }
+    o = put_lit(o, "]}");
+    *o = '\0';
+    *len_out = (size_t)(o - body);
+    return body;
 }
 
 /* Per-record failures carry only an ErrorCode; anything unexpected is treated as retryable so a
@@ -91,18 +164,22 @@ int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry
                            tp_put_result_entry *results, size_t *failed_count, char *err, size_t errlen)
 {
     int rc;
-    json_t *req = NULL, *resp = NULL;
+    char *body = NULL;
+    size_t body_len = 0;
+    json_t *resp = NULL;
     if (!k || !stream || !*stream || !entries || !results)
         return tp_errf(err, errlen, TP_EINVAL, "PutRecords: bad arguments");
+    if (utf8_chars(stream) == SIZE_MAX)
+        return tp_errf(err, errlen, TP_EINVAL, "PutRecords: stream name is not valid UTF-8");
     rc = check_entries(entries, n, err, errlen);
     if (rc != 0)
         return rc;
-    req = build_put_request(stream, entries, n);
-    if (!req) {
+    body = build_put_body(stream, entries, n, &body_len);
+    if (!body) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "PutRecords: out of memory building request");
         goto out;
     }
-    rc = tp_kinesis__call(k, "PutRecords", req, &resp, err, errlen);
+    rc = tp_kinesis__call_body(k, "PutRecords", body, body_len, &resp, err, errlen);
     if (rc != 0)
         goto out;
     json_t *recs = json_object_get(resp, "Records");
@@ -126,17 +203,18 @@ int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry
         if (!tp_kinesis__str(r, "SequenceNumber") ||
             tp_kinesis__copy(r, "SequenceNumber", res->sequence, sizeof res->sequence) != 0 ||
             tp_kinesis__copy(r, "ShardId", res->shard_id, sizeof res->shard_id) != 0) {
-            /* The call was answered but this entry's outcome is unreadable: report it failed so
-             * the caller resends it (a possible duplicate beats a possible loss). */
+            /* The call was answered but this entry's outcome is unreadable: report it failed and
+             * retryable so the caller resends it (a possible duplicate beats a possible loss;
+             * TP_EPROTO would read as permanent to a caller that obeys tp_err_retryable). */
             snprintf(res->error_code, sizeof res->error_code, "MalformedResult");
-            res->err = TP_EPROTO;
+            res->err = TP_EUNAVAIL;
             failed++;
         }
     }
     if (failed_count)
         *failed_count = failed;
 out:
-    json_decref(req);
+    free(body);
     json_decref(resp);
     return rc;
 }
@@ -228,10 +306,12 @@ static int parse_record(const json_t *jr, tp_kinesis_record *rec)
     if (!rec->partition_key)
         return TP_ENOMEM;
     json_t *ts = json_object_get(jr, "ApproximateArrivalTimestamp");
-    /* Epoch seconds with a fraction; round to the nearest millisecond. */
+    /* Epoch seconds with a fraction; round to the nearest millisecond. A value no int64 can hold
+     * (the conversion would be undefined) stays 0, "unknown", rather than failing the batch. */
     if (json_is_number(ts)) {
         double ms = json_number_value(ts) * 1000.0;
-        rec->arrival_ms = (int64_t)(ms >= 0 ? ms + 0.5 : ms - 0.5);
+        if (ms > -9.2e18 && ms < 9.2e18)
+            rec->arrival_ms = (int64_t)(ms >= 0 ? ms + 0.5 : ms - 0.5);
     }
     return 0;
 }

@@ -15,6 +15,14 @@ struct tp_kinesis {
  * tp_aws_classify gives and names op, the error code and message in err. */
 int tp_kinesis__call(tp_kinesis *k, const char *op, json_t *req, json_t **resp, char *err, size_t errlen);
 
+/* The same call with the request body already serialized (body borrowed, len bytes). */
+int tp_kinesis__call_body(tp_kinesis *k, const char *op, const char *body, size_t len, json_t **resp, char *err,
+                          size_t errlen);
+
+/* Standard padded base64 of data into out (room for (len + 2) / 3 * 4 bytes, no NUL written);
+ * returns the length. Defined in aws_codec.c next to tp_aws_base64_encode. */
+size_t tp_aws__base64_encode_to(const void *data, size_t len, char *out);
+
 /* A string member, or NULL when absent, null or not a string (kinesis-mock sends nulls). */
 const char *tp_kinesis__str(const json_t *obj, const char *key);
 

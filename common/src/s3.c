@@ -233,8 +233,13 @@ static int parse_list_page(const char *xml, size_t len, tp_s3_listing *out, size
             return rc == TP_ENOMEM ? rc : TP_EPROTO;
         out->n++;
         if (tp_aws_xml_find(inner, inner + ilen, "Size", &sin, &slen)) {
-            for (size_t i = 0; i < slen && sin[i] >= '0' && sin[i] <= '9'; i++)
-                o->size = o->size * 10 + (sin[i] - '0');
+            /* Server text: refuse a number past int64 rather than overflow. */
+            for (size_t i = 0; i < slen && sin[i] >= '0' && sin[i] <= '9'; i++) {
+                int d = sin[i] - '0';
+                if (o->size > (INT64_MAX - d) / 10)
+                    return TP_EPROTO;
+                o->size = o->size * 10 + d;
+            }
         }
     }
     const char *tin;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "aws_test_server.h"
 #include "tp/kinesis.h"
@@ -296,6 +297,133 @@ static void test_list_shards_paging(void **state)
     tp_kinesis_free(k);
 }
 
+/* An entry the answer does not account for (no ErrorCode, no SequenceNumber) may or may not be
+ * stored; it must come back as retryable so a caller that obeys tp_err_retryable resends it. */
+static void test_put_unreadable_entry_is_retryable(void **state)
+{
+    (void)state;
+    static const struct ts_canned script[] = {
+        {200, NULL,
+         "{\"FailedRecordCount\":0,\"Records\":[{\"SequenceNumber\":\"1\",\"ShardId\":\"shardId-000000000000\"},"
+         "{\"ShardId\":\"shardId-000000000000\"}]}"},
+    };
+    struct test_server s;
+    assert_int_equal(ts_start(&s, script, 1), 0);
+    tp_kinesis *k = client_for(s.port);
+    const tp_put_entry e[2] = {{"a", 1, "a", NULL}, {"b", 1, "b", NULL}};
+    tp_put_result_entry res[2];
+    size_t failed = 0;
+    char err[256];
+    assert_int_equal(tp_kinesis_put_records(k, "st", e, 2, res, &failed, err, sizeof err), 0);
+    assert_int_equal(failed, 1);
+    assert_int_equal(res[0].err, 0);
+    assert_int_not_equal(res[1].err, 0);
+    assert_true(tp_err_retryable(res[1].err));
+    ts_stop(&s);
+    tp_kinesis_free(k);
+}
+
+/* A partition key that is not UTF-8 cannot go into the JSON request: the caller's mistake
+ * (TP_EINVAL), not an out-of-memory condition. */
+static void test_put_key_not_utf8(void **state)
+{
+    (void)state;
+    tp_kinesis *k = client_for(ts_dead_port());
+    tp_put_result_entry res[1];
+    size_t failed;
+    char err[256];
+    static const char *bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const tp_put_entry e = {"x", 1, bad[i], NULL};
+        int rc = tp_kinesis_put_records(k, "s", &e, 1, res, &failed, err, sizeof err);
+        if (rc != TP_EINVAL)
+            fail_msg("key %zu: got %s want TP_EINVAL", i, tp_errname(rc));
+    }
+    /* Valid multi-byte keys still pass validation and reach the (dead) network. */
+    const tp_put_entry ok = {"x", 1, "\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80", NULL};
+    assert_int_equal(tp_kinesis_put_records(k, "s", &ok, 1, res, &failed, err, sizeof err), TP_EUNAVAIL);
+    tp_kinesis_free(k);
+}
+
+/* The exact request body: every byte value of data survives base64, and keys with quotes,
+ * backslashes, control characters and non-ASCII are escaped as JSON requires. */
+static void test_put_request_body_exact(void **state)
+{
+    (void)state;
+    static const struct ts_canned script[] = {
+        {200, NULL,
+         "{\"FailedRecordCount\":0,\"Records\":[{\"SequenceNumber\":\"1\",\"ShardId\":\"s\"},"
+         "{\"SequenceNumber\":\"2\",\"ShardId\":\"s\"}]}"},
+    };
+    struct test_server s;
+    assert_int_equal(ts_start(&s, script, 1), 0);
+    tp_kinesis *k = client_for(s.port);
+    const tp_put_entry e[2] = {
+        {"\xff\x00\x7f", 3, "q\"b\\c\x01\n\xc3\xbc/", NULL},
+        {"hello", 5, "p", "340282366920938463463374607431768211455"},
+    };
+    tp_put_result_entry res[2];
+    size_t failed = 9;
+    char err[256];
+    assert_int_equal(tp_kinesis_put_records(k, "st\"x", e, 2, res, &failed, err, sizeof err), 0);
+    assert_int_equal(failed, 0);
+    ts_stop(&s);
+    json_error_t je;
+    json_t *got = json_loads(ts_body(&s, 0), 0, &je);
+    assert_non_null(got);
+    json_t *want = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}]}", "StreamName", "st\"x", "Records", "Data",
+                             "/wB/", "PartitionKey", "q\"b\\c\x01\n\xc3\xbc/", "Data", "aGVsbG8=",
+                             "PartitionKey", "p", "ExplicitHashKey", "340282366920938463463374607431768211455");
+    assert_non_null(want);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    tp_kinesis_free(k);
+}
+
+/* A length whose sum with the key wraps around is too big, not "out of memory". */
+static void test_put_huge_length(void **state)
+{
+    (void)state;
+    tp_kinesis *k = client_for(ts_dead_port());
+    tp_put_result_entry res[1];
+    size_t failed;
+    char err[256];
+    const tp_put_entry e = {"x", SIZE_MAX, "pk", NULL};
+    assert_int_equal(tp_kinesis_put_records(k, "s", &e, 1, res, &failed, err, sizeof err), TP_ETOOBIG);
+    tp_kinesis_free(k);
+}
+
+/* ApproximateArrivalTimestamp comes from the server: a value no int64 millisecond count can hold
+ * must not reach a float-to-integer conversion (undefined behaviour); it reads as unknown (0). */
+static void test_get_records_arrival_out_of_range(void **state)
+{
+    (void)state;
+    static const struct ts_canned script[] = {
+        {200, NULL,
+         "{\"Records\":[{\"Data\":\"YQ==\",\"PartitionKey\":\"p\",\"SequenceNumber\":\"1\","
+         "\"ApproximateArrivalTimestamp\":1e300},"
+         "{\"Data\":\"Yg==\",\"PartitionKey\":\"p\",\"SequenceNumber\":\"2\","
+         "\"ApproximateArrivalTimestamp\":-1e300},"
+         "{\"Data\":\"Yw==\",\"PartitionKey\":\"p\",\"SequenceNumber\":\"3\","
+         "\"ApproximateArrivalTimestamp\":1700000000.5}],"
+         "\"NextShardIterator\":\"n\",\"MillisBehindLatest\":0}"},
+    };
+    struct test_server s;
+    assert_int_equal(ts_start(&s, script, 1), 0);
+    tp_kinesis *k = client_for(s.port);
+    tp_get_records_result r;
+    char err[256];
+    assert_int_equal(tp_kinesis_get_records(k, "it", 10, &r, err, sizeof err), 0);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.records[0].arrival_ms, 0);
+    assert_int_equal(r.records[1].arrival_ms, 0);
+    assert_int_equal(r.records[2].arrival_ms, 1700000000500LL);
+    tp_get_records_result_free(&r);
+    ts_stop(&s);
+    tp_kinesis_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +431,11 @@ int main(void)
         cmocka_unit_test(test_split_point),        cmocka_unit_test(test_put_validation),
         cmocka_unit_test(test_put_partial_failure), cmocka_unit_test(test_get_records),
         cmocka_unit_test(test_list_shards_paging),
+        cmocka_unit_test(test_put_unreadable_entry_is_retryable),
+        cmocka_unit_test(test_put_huge_length),
+        cmocka_unit_test(test_put_key_not_utf8),
+        cmocka_unit_test(test_put_request_body_exact),
+        cmocka_unit_test(test_get_records_arrival_out_of_range),
     };
     if (tp_aws_global_init() != 0)
         return 1;
