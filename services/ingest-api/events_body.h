@@ -26,7 +26,8 @@ enum body_status {
     BODY_OK = 0,
     BODY_MALFORMED, /* the JSON body does not parse: error_offset, error */
     BODY_EMPTY,     /* no event at all */
-    BODY_TOO_MANY,  /* more than max_events */
+    BODY_TOO_MANY,  /* more than max_events, or more than 64 * max_events JSON values: found by a
+                       scan before anything is parsed, so a hostile body costs no memory */
     BODY_NOMEM,
 };
 

@@ -34,7 +34,12 @@ typedef struct tp_producer_config {
     int max_attempt_ms;                 /* then spool what is not yet stored */
     const char *spool_dir;              /* copied */
     uint64_t spool_max_bytes;           /* beyond this: TP_EFULL */
-    tp_metrics *metrics;                /* borrowed */
+    tp_metrics *metrics;                /* borrowed; NULL for none */
+    /* Tuning; 0 = default. */
+    int aggregate_max_bytes;            /* one KPL aggregated record (default 256 KiB, max ~1 MiB) */
+    int batch_max_bytes;                /* one PutRecords call (default 1 MiB, max 5 MiB) */
+    uint64_t max_buffered_bytes;        /* requests waiting for Kinesis beyond this go to the
+                                           spool instead of memory (default 24 MiB) */
 } tp_producer_config;
 
 typedef struct tp_producer_record {
@@ -44,17 +49,32 @@ typedef struct tp_producer_record {
     size_t len;
 } tp_producer_record;
 
-/* status: 0 = every record durable; TP_EFULL = the spool is full and some records are NOT
- * stored (answer 503 + Retry-After); TP_ESHUTDOWN = producer stopping before durability. */
+/* status: 0 = every record durable; TP_EFULL = the spool is full (or failing) and some records
+ * are NOT stored (answer 503 + Retry-After; others of the request may be stored, so a retry can
+ * duplicate them: consumers dedupe by event_id). TP_ESHUTDOWN is not used: tp_producer_free
+ * makes every submitted record durable before returning. */
 typedef void (*tp_producer_done_cb)(void *ctx, int status);
 
 int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err, size_t errlen) TP_MUSTCHECK;
-/* Copies the records. If it returns non-zero, cb is never called; otherwise cb is called
- * exactly once, from a producer thread. */
+/* Copies the records (one allocation per call). If it returns non-zero, cb is never called:
+ * TP_EINVAL (bad stream, empty or > 256-char partition key, record near 1 MiB), TP_ENOMEM,
+ * TP_ESHUTDOWN (tp_producer_free has begun). Otherwise cb is called exactly once, from a
+ * producer thread (never from inside submit). */
 int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb,
                        void *ctx) TP_MUSTCHECK;
-/* 0 when Kinesis answered recently or the spool has room (for /readyz). */
+/* For /readyz: 0 while records can be made durable (Kinesis answers or the spool has room);
+ * why then says "ok" or "kinesis unavailable; spooling". TP_EFULL when the spool is (nearly)
+ * full, TP_EIO when it failed; why says so. */
 int tp_producer_ready(tp_producer *p, char *why, size_t whylen);
+typedef struct tp_producer_stats {
+    uint64_t spool_entries; /* events waiting in the spool */
+    uint64_t spool_bytes;
+    uint64_t buffered_bytes; /* submitted, not yet durable */
+    int kinesis_down;        /* calls have been failing for a while: new records go to the spool */
+} tp_producer_stats;
+/* Thread-safe snapshot (for tests and diagnostics; the same numbers are metrics). */
+void tp_producer_get_stats(tp_producer *p, tp_producer_stats *st);
+
 /* Stop taking records, make every submitted record durable (Kinesis or spool), call every
  * pending callback, join threads. Then free. NULL-safe. */
 void tp_producer_free(tp_producer *p);

@@ -237,8 +237,8 @@ static void refuse_body(struct ingest *ing, tp_http_req *req, enum body_status s
         break;
     case BODY_TOO_MANY:
         tp_counter_add(ing->rejected[REJ_TOO_LARGE], 1);
-        tp_http_respond_error(req, 413, "too_large", NULL, "a request holds at most %d events and %zu bytes",
-                              INGEST_MAX_EVENTS, INGEST_MAX_BODY);
+        tp_http_respond_error(req, 413, "too_large", NULL, "a request holds at most %d events (%d JSON values) and %zu bytes",
+                              INGEST_MAX_EVENTS, 64 * INGEST_MAX_EVENTS, INGEST_MAX_BODY);
         break;
     default:
         tp_http_respond_error(req, 500, "internal", NULL, "out of memory");

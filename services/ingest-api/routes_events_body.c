@@ -9,6 +9,81 @@
  * reader downstream that kept the other duplicate would see a different event. */
 #define BODY_JSON_FLAGS JSON_REJECT_DUPLICATES
 
+/* jansson turns two bytes of "{}" into ~200 bytes of object, so a 1 MiB body could cost
+ * ~70 MiB before the event count is even known. A scan first counts what parsing would
+ * build: top-level elements (events) and JSON values (containers plus commas, an upper bound
+ * of scalars). A valid event holds about 10 values; BODY_VALUES_PER_EVENT leaves room for
+ * invalid ones that should still get their per-event error. */
+#define BODY_VALUES_PER_EVENT 64
+
+struct body_shape {
+    size_t events; /* top-level array elements (JSON), non-blank lines (NDJSON) */
+    size_t values; /* containers + commas outside strings */
+};
+
+/* Strings cannot span lines in JSON, so an NDJSON line always starts outside a string: a
+ * line that is not JSON does not hide the structure of the next. */
+static void body_scan(const char *p, size_t len, int ndjson, struct body_shape *sh)
+{
+    int in_str = 0, esc = 0, line_blank = 1;
+    size_t depth = 0;
+    int top_array = 0;
+    sh->events = sh->values = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (ndjson && c == '\n') {
+            in_str = esc = 0;
+            depth = 0;
+            line_blank = 1;
+            continue;
+        }
+        if (ndjson && line_blank && c != ' ' && c != '\t' && c != '\r') {
+            line_blank = 0;
+            sh->events++;
+        }
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_str = 1;
+            break;
+        case '{':
+        case '[':
+            if (!ndjson && depth == 0 && c == '[' && sh->values == 0)
+                top_array = 1;
+            if (!ndjson && depth == 1 && top_array && sh->events == 0)
+                sh->events = 1;
+            depth++;
+            sh->values++;
+            break;
+        case '}':
+        case ']':
+            if (depth)
+                depth--;
+            break;
+        case ',':
+            sh->values++;
+            if (!ndjson && depth == 1 && top_array)
+                sh->events++;
+            break;
+        default:
+            if (!ndjson && depth == 1 && top_array && sh->events == 0 && c != ' ' && c != '\t' && c != '\r' &&
+                c != '\n')
+                sh->events = 1; /* a scalar first element */
+            break;
+        }
+    }
+    if (!ndjson && !top_array)
+        sh->events = 1;
+}
+
 void body_batch_free(struct body_batch *b)
 {
     if (!b)
@@ -124,7 +199,13 @@ nomem:
 enum body_status body_parse(const char *body, size_t len, int ndjson, size_t max_events, struct body_batch *out,
                             struct body_error *err)
 {
+    struct body_shape sh;
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
+    body_scan(body, len, ndjson, &sh);
+    /* Counts may over-estimate for a body that would not parse; such a body is refused as
+     * too large rather than malformed, which is still the truth about its size. */
+    if (sh.events > max_events || sh.values > BODY_VALUES_PER_EVENT * (max_events ? max_events : 1))
+        return BODY_TOO_MANY;
     return ndjson ? parse_ndjson(body, len, max_events, out) : parse_json(body, len, max_events, out, err);
 }

@@ -14,6 +14,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -274,6 +277,16 @@ static void test_not_found(void **state)
         assert_int_equal(r.status, 404);
         assert_non_null(strstr(r.body, "\"error\":\"not_found\""));
     }
+    /* Answered before the body is read: the body (declared or chunked) must not reach a
+     * handler that does not exist. */
+    for (int chunked = 0; chunked < 2; chunked++) {
+        http_call("POST", "/nope", "{\"a\":1}", 7, chunked, &r, (const char *)0);
+        assert_int_equal(r.status, 404);
+        http_call("DELETE", "/echo", "{\"a\":1}", 7, chunked, &r, (const char *)0);
+        assert_int_equal(r.status, 405);
+    }
+    GET("/healthz", &r);
+    assert_int_equal(r.status, 200);
 }
 
 static void test_method_not_allowed(void **state)
@@ -506,6 +519,55 @@ static void test_stop_forces_stuck(void **state)
     assert_int_equal(r.status, 0);
 }
 
+/* ---------- a client that goes away while its request is parked ---------- */
+
+static int raw_connect(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    return fd;
+}
+
+static void test_client_gone_while_parked(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        g_parked = NULL;
+        int fd = raw_connect();
+        const char req[] = "GET /park HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+        wait_parked();
+        close(fd); /* gone before the answer */
+        usleep((useconds_t)(round % 4) * 5000);
+        tp_http_respond_error(g_parked, 202, "late", NULL, "nobody is listening");
+    }
+    /* The server still serves (and ASan saw no use after free). */
+    struct reply r;
+    GET("/healthz", &r);
+    assert_int_equal(r.status, 200);
+}
+
+/* The same, with the answer coming while the server stops. */
+static void test_client_gone_then_stop(void **state)
+{
+    struct fx *f = *state;
+    g_parked = NULL;
+    int fd = raw_connect();
+    const char req[] = "GET /park HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    wait_parked();
+    close(fd);
+    struct later *l = malloc(sizeof *l);
+    pthread_t t2;
+    *l = (struct later){g_parked, 30, 201};
+    assert_int_equal(pthread_create(&t2, NULL, answer_later, l), 0);
+    tp_http_stop(f->s, 2000);
+    pthread_join(t2, NULL);
+}
+
 static void test_bad_patterns(void **state)
 {
     (void)state;
@@ -540,6 +602,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handler_forgot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_waits_for_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_forces_stuck, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_while_parked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_then_stop, setup, teardown),
         cmocka_unit_test(test_bad_patterns),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,230 @@
+/* test_ingest_body.c — the POST /v1/events body splitter (events_body.h): JSON object/array,
+ * NDJSON lines (blank, CRLF, not JSON), limits, and that an abusive body is refused before
+ * jansson builds it (peak allocation measured through jansson's allocator hooks). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "events_body.h"
+
+/* ---------- counting allocator ---------- */
+
+static size_t g_cur, g_peak;
+
+static void *count_malloc(size_t n)
+{
+    size_t *p = malloc(n + 16);
+    if (!p)
+        return NULL;
+    p[0] = n;
+    g_cur += n;
+    if (g_cur > g_peak)
+        g_peak = g_cur;
+    return (char *)p + 16;
+}
+
+static void count_free(void *q)
+{
+    if (!q)
+        return;
+    size_t *p = (size_t *)(void *)((char *)q - 16);
+    g_cur -= p[0];
+    free(p);
+}
+
+static enum body_status parse(const char *s, int ndjson, size_t max, struct body_batch *b)
+{
+    struct body_error e;
+    return body_parse(s, strlen(s), ndjson, max, b, &e);
+}
+
+static void test_json_shapes(void **state)
+{
+    struct body_batch b;
+    struct body_error e;
+    (void)state;
+    assert_int_equal(parse("{\"a\":1}", 0, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 1);
+    assert_true(json_is_object(b.items[0].v));
+    body_batch_free(&b);
+    assert_int_equal(parse("[{\"a\":1},{\"b\":2},3]", 0, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 3);
+    assert_true(json_is_integer(b.items[2].v));
+    body_batch_free(&b);
+    assert_int_equal(parse("[]", 0, 500, &b), BODY_EMPTY);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(body_parse("[{\"a\":1} x", 10, 0, 500, &b, &e), BODY_MALFORMED);
+    assert_int_equal(e.offset, 10);
+    assert_int_equal(parse("{\"a\":1,\"a\":2}", 0, 500, &b), BODY_MALFORMED); /* duplicate keys */
+    assert_int_equal(parse("[{},{},{}]", 0, 2, &b), BODY_TOO_MANY);
+    assert_int_equal(parse("[{},{}]", 0, 2, &b), BODY_OK);
+    body_batch_free(&b);
+    /* brackets, commas and quotes inside strings are text, not structure */
+    assert_int_equal(parse("[{\"a\":\"[,,,{{\\\"]]\"}]", 0, 1, &b), BODY_OK);
+    assert_int_equal(b.n, 1);
+    body_batch_free(&b);
+    body_batch_free(NULL);
+}
+
+static void test_ndjson_lines(void **state)
+{
+    struct body_batch b;
+    (void)state;
+    assert_int_equal(parse("{\"a\":1}\r\n\n  \t\r\n{\"b\":2}\nnope\n[1]", 1, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 4);
+    assert_non_null(b.items[0].v);
+    assert_non_null(b.items[1].v);
+    assert_null(b.items[2].v);
+    assert_non_null(strstr(b.items[2].error, "byte offset 27"));
+    assert_true(json_is_array(b.items[3].v));
+    body_batch_free(&b);
+    assert_int_equal(parse("\n \r\n", 1, 500, &b), BODY_EMPTY);
+    assert_int_equal(parse("{}\n{}\n{}\n", 1, 2, &b), BODY_TOO_MANY);
+    /* an unterminated string on one line does not hide the next line's structure */
+    assert_int_equal(parse("\"abc\n{}\n", 1, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 2);
+    assert_null(b.items[0].v);
+    assert_non_null(b.items[1].v);
+    body_batch_free(&b);
+}
+
+/* 1 MiB of "{}," is 350k objects: jansson would need ~70 MiB for it. Such bodies must be
+ * refused from a scan, not after building them. */
+static char *filler(const char *open, const char *unit, const char *close, size_t total)
+{
+    char *s = malloc(total + 1);
+    size_t k = strlen(open), u = strlen(unit);
+    assert_non_null(s);
+    memcpy(s, open, k);
+    while (k + u + strlen(close) < total) {
+        memcpy(s + k, unit, u);
+        k += u;
+    }
+    if (s[k - 1] == ',')
+        k--;
+    strcpy(s + k, close);
+    return s;
+}
+
+static void test_amplification_refused_cheaply(void **state)
+{
+    struct body_batch b;
+    (void)state;
+    struct {
+        const char *open, *unit, *close;
+        int ndjson;
+    } cases[] = {
+        {"[", "{},", "]", 0},                                  /* too many events */
+        {"[", "1,", "]", 0},                                   /* too many scalar events */
+        {"{\"attributes\":[", "{},", "]}", 0},                 /* one event, nested objects */
+        {"{\"attributes\":{\"k\":[", "[],", "]}}", 1},         /* same, one NDJSON line */
+        {"{\"attributes\":{", "\"k\":0,", "}}", 0},            /* one event, very many keys (dups aside) */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *s = filler(cases[i].open, cases[i].unit, cases[i].close, 1024 * 1024);
+        g_cur = g_peak = 0;
+        json_set_alloc_funcs(count_malloc, count_free);
+        enum body_status st = parse(s, cases[i].ndjson, 500, &b);
+        json_set_alloc_funcs(malloc, free);
+        assert_int_equal(st, BODY_TOO_MANY);
+        assert_int_equal(b.n, 0);
+        if (g_peak > 4u * 1024 * 1024)
+            fail_msg("case %zu: %zu bytes allocated before refusing", i, g_peak);
+        free(s);
+    }
+}
+
+/* A full legitimate batch stays within the budget. */
+static void test_full_batch_fits(void **state)
+{
+    (void)state;
+    const char *ev = "{\"event_id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"type\":\"job.submitted\","
+                     "\"tenant_id\":\"t1\",\"user_id\":\"u1\",\"occurred_at\":\"2026-01-01T00:00:00Z\","
+                     "\"attributes\":{\"job_id\":\"j\",\"servers\":4,\"data_size_bytes\":1,\"a\":1,\"b\":2,"
+                     "\"c\":3,\"d\":4,\"e\":5,\"f\":6}}";
+    size_t el = strlen(ev);
+    char *s = malloc(500 * (el + 1) + 3);
+    assert_non_null(s);
+    size_t k = 0;
+    s[k++] = '[';
+    for (int i = 0; i < 500; i++) {
+        memcpy(s + k, ev, el);
+        k += el;
+        s[k++] = ',';
+    }
+    s[k - 1] = ']';
+    s[k] = '\0';
+    struct body_batch b;
+    assert_int_equal(parse(s, 0, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 500);
+    body_batch_free(&b);
+    for (size_t i = 0; i < k; i++)
+        if (s[i] == ',' && s[i + 1] == '{' && s[i - 1] == '}' && s[i - 2] == '}')
+            s[i] = '\n';
+    s[0] = ' ';
+    s[k - 1] = '\n';
+    assert_int_equal(parse(s, 1, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 500);
+    body_batch_free(&b);
+    free(s);
+}
+
+/* Error texts quote client bytes and go into JSON answers: they must be valid UTF-8 even when
+ * jansson's quote or our truncation cuts a multi-byte character. */
+static void assert_utf8(const char *s)
+{
+    json_t *j = json_string(s); /* NULL for invalid UTF-8 */
+    if (!j)
+        fail_msg("not UTF-8: %s", s);
+    json_decref(j);
+}
+
+static void test_errors_are_utf8(void **state)
+{
+    struct body_batch b;
+    struct body_error e;
+    char line[600];
+    (void)state;
+    for (int pad = 0; pad < 4; pad++) {
+        size_t k = 0;
+        memcpy(line, "[\"", 2);
+        k = 2;
+        for (int i = 0; i < pad; i++)
+            line[k++] = 'x';
+        for (int i = 0; i < 120; i++) {
+            memcpy(line + k, "\xc3\xa9", 2); /* é */
+            k += 2;
+        }
+        line[k] = '\0';
+        assert_int_equal(parse(line, 1, 500, &b), BODY_OK);
+        assert_null(b.items[0].v);
+        assert_utf8(b.items[0].error);
+        body_batch_free(&b);
+        assert_int_equal(body_parse(line, k, 0, 500, &b, &e), BODY_MALFORMED);
+        assert_utf8(e.message);
+    }
+    /* raw invalid bytes */
+    const char bad[] = "[\"a\xff\xfe\"]";
+    assert_int_equal(body_parse(bad, sizeof bad - 1, 0, 500, &b, &e), BODY_MALFORMED);
+    assert_utf8(e.message);
+    assert_int_equal(parse("\xff\xfe{}", 1, 500, &b), BODY_OK);
+    assert_utf8(b.items[0].error);
+    body_batch_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_shapes),
+        cmocka_unit_test(test_ndjson_lines),
+        cmocka_unit_test(test_amplification_refused_cheaply),
+        cmocka_unit_test(test_full_batch_fits),
+        cmocka_unit_test(test_errors_are_utf8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
