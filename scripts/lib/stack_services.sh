@@ -10,7 +10,7 @@ SERVICES=(
   "ingest-api|services/ingest-api/tp-ingest-api|TP_INGEST_PORT|8081|TP_INGEST_URL"
   "stream-processor|services/stream-processor/tp-stream-processor|TP_PROCESSOR_PORT|8083|TP_PROCESSOR_URL"
   "query-api|services/query-api/tp-query-api|TP_QUERY_PORT|8082|TP_QUERY_URL"
-  "live-feed|services/live-feed/tp-live-feed|TP_LIVEFEED_PORT|8084|TP_LIVEFEED_URL"
+  "live-feed|services/live-feed/tp-live-feed|TP_LIVEFEED_PORT|8084|TP_LIVE_URL"
 )
 
 # svc_lookup <name or short alias>: sets SVC_NAME SVC_BIN SVC_PORTVAR SVC_PORT SVC_URLVAR.

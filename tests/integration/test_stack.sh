@@ -162,7 +162,7 @@ out="$(mig 2>&1)" && fail "tp-migrate applied a file numbered below the newest a
 pass "tp-migrate refuses changed and out-of-order migrations"
 
 # --- 6. services and component restarts ---
-for u in TP_INGEST_URL TP_QUERY_URL TP_PROCESSOR_URL TP_LIVEFEED_URL; do
+for u in TP_INGEST_URL TP_QUERY_URL TP_PROCESSOR_URL TP_LIVE_URL; do
   [[ -n "${!u:-}" ]] || continue
   code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${!u}/readyz")"
   [[ "$code" == 200 ]] || fail "$u=${!u}: GET /readyz -> $code"
