@@ -187,7 +187,7 @@ static const tp_query_sort_key size_sort_keys[] = {
     {"data_size_bytes", 1}, {"growth_bytes", 1}, {"growth_pct", 1}, {"tenant_id", 0}};
 
 /* Sizes at the window's end and start are the sums of the daily size changes before each bound
- * (query.data_size_changes, migration 020). %s/%s: sort column (an output name) and direction. */
+ * (query.data_size_changes, migration 010). %s/%s: sort column (an output name) and direction. */
 static const char size_sql_fmt[] =
     "WITH c AS (SELECT tenant_id, sum(bytes_delta) FILTER (WHERE day < $2::date) AS end_bytes,"
     "                  sum(bytes_delta) FILTER (WHERE day < $1::date) AS start_bytes,"
