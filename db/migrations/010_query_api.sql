@@ -1,4 +1,4 @@
--- 010_query_api.sql — what tp-query-api needs beyond the reporting contract .
+-- 010_query_api.sql — what tp-query-api needs beyond the reporting contract.
 --
 -- The query-api answers from the reporting views except where a view's definition is too slow
 -- for an interactive answer at scale; for those it reads the helper views of schema `query`,
