@@ -1,4 +1,4 @@
--- 002_processor_leases.sql — the stream processor's coordination state (engineer G).
+-- 002_processor_leases.sql — the stream processor's coordination state.
 --
 -- Each sink ("rollup", "archive") is a consumer with its own leases and checkpoints, so one
 -- sink's outage never holds back the other. A lease row is the unit of ownership: whoever

@@ -1,4 +1,4 @@
--- 003_rollup_tables.sql — the rollups the stream processor maintains (engineer G).
+-- 003_rollup_tables.sql — the rollups the stream processor maintains.
 --
 -- Written only by tp-stream-processor's rollup sink, each batch in one transaction together
 -- with its checkpoint. Periods are UTC event time (occurred_at), so late events land in the

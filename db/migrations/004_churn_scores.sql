@@ -1,4 +1,4 @@
--- 004_churn_scores.sql — churn scores per tenant (engineer G creates it empty; a later
+-- 004_churn_scores.sql — churn scores per tenant (created empty here; a later
 -- issue's scorer fills it). reporting.tenants shows the latest score of each tenant.
 CREATE TABLE IF NOT EXISTS public.churn_scores (
     tenant_id     text NOT NULL,

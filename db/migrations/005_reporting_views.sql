@@ -1,5 +1,5 @@
 -- 005_reporting_views.sql — the reporting schema: what QuickSight, SQL users and the
--- query-api read (engineer G; the contract is in docs/stream-processing.md).
+-- query-api read (the contract is in docs/stream-processing.md).
 --
 -- Views only, over the rollup tables, so a question never scans raw events. Times are
 -- timestamptz (UTC instants), days are UTC dates, counters are bigint and never NULL, and only

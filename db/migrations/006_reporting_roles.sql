@@ -1,4 +1,4 @@
--- 006_reporting_roles.sql — read-only access to the reporting schema (engineer G).
+-- 006_reporting_roles.sql — read-only access to the reporting schema.
 --
 -- tp_reporting (NOLOGIN) may use schema reporting and select its views, nothing else; the
 -- views run with their owner's rights, so it needs no grant on rollup.* itself.

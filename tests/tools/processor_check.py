@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""processor_check.py — helpers for the stream processor's integration tests (engineer G).
+"""processor_check.py — helpers for the stream processor's integration tests.
 
   prepare  --events IN --out OUT --salt S        give every event a fresh event_id (uuid5 of the old one
                                                  and the salt), so a re-run is new data to the dedupe
