@@ -44,7 +44,7 @@ static const tp_config_key ingest_keys[] = {
     TP_CFG_INT("TP_SPOOL_MAX_BYTES", C, spool_max_bytes, 1073741824LL, 1048576LL, 1099511627776LL,
                "spool size limit; beyond it requests get 503"),
     TP_CFG_BOOL("TP_KPL_AGGREGATION", C, aggregation, 1, "pack events into KPL aggregated records"),
-    TP_CFG_INT("TP_LINGER_MS", C, linger_ms, 5, 0, 1000, "how long a batch may wait to fill"),
+    TP_CFG_INT("TP_LINGER_MS", C, linger_ms, 5, 0, 1000, "how long a batch may wait for a busy sender before queueing"),
     TP_CFG_INT("TP_SENDERS", C, senders, 4, 1, 64, "PutRecords calls in flight at once"),
     TP_CFG_INT("TP_MAX_ATTEMPT_MS", C, max_attempt_ms, 5000, 100, 600000,
                "retry Kinesis this long, then spool what is not stored"),

@@ -3,8 +3,9 @@
  * producer_send.c).
  *
  * The batcher takes every pending request at once. Normally their records go into per-stream
- * formers, which emit batches to the senders when full or when the oldest record has waited
- * linger_ms. They go to the spool instead (one group-committed append for the whole round)
+ * formers, which emit batches to the senders when full, or as soon as a sender is free and none
+ * is queued (group commit: under load, batches grow while every sender is busy), or when the
+ * oldest record has waited linger_ms and the queue is empty. They go to the spool instead (one group-committed append for the whole round)
  * while the spool holds anything (so the spool drains in order), while Kinesis has been failing
  * for a while, while the shard maps are unknown, or while more than max_buffered_bytes of
  * requests wait for Kinesis (the spool absorbs bursts instead of memory growing). */
@@ -182,6 +183,15 @@ static void form_requests(struct batcher *bt, struct preq *list)
     }
 }
 
+/* Group commit: records held by the formers go out at once when a sender is free to take them;
+ * while every sender is busy they keep filling bigger batches, and after linger_ms they wait at
+ * the head of the queue. Never behind a queued batch: that would only make more, smaller calls.
+ * Caller holds p->mu. */
+static int send_now(tp_producer *p, int linger_passed)
+{
+    return !p->q_head && (p->idle_senders > 0 || linger_passed);
+}
+
 static void *batcher_main(void *arg)
 {
     tp_producer *p = arg;
@@ -198,13 +208,15 @@ static void *batcher_main(void *arg)
             for (int s = 0; s < TP_STREAM__COUNT; s++)
                 if (bt.formers[s].open_recs > 0 && bt.formers[s].born_ms + p->linger_ms < due)
                     due = bt.formers[s].born_ms + p->linger_ms;
-            int64_t now = tp_now_mono_ms();
-            if (due <= now)
-                break;
-            if (due == INT64_MAX)
+            if (due == INT64_MAX) {
                 pthread_cond_wait(&p->batch_cv, &p->mu);
-            else
-                p_cond_wait_ms(&p->batch_cv, &p->mu, due - now);
+                continue;
+            }
+            int64_t now = tp_now_mono_ms();
+            if (send_now(p, due <= now))
+                break;
+            /* Woken by a free sender or an emptied queue; the timeout only guards the linger. */
+            p_cond_wait_ms(&p->batch_cv, &p->mu, due > now ? due - now : p->linger_ms + 1);
         }
         struct preq *list = p->pend_head;
         p->pend_head = p->pend_tail = NULL;
@@ -218,9 +230,13 @@ static void *batcher_main(void *arg)
                 form_requests(&bt, list);
         }
         int64_t now = tp_now_mono_ms();
+        pthread_mutex_lock(&p->mu);
+        int go = send_now(p, 0), go_late = send_now(p, 1);
+        pthread_mutex_unlock(&p->mu);
         for (int s = 0; s < TP_STREAM__COUNT; s++) {
             struct former *f = &bt.formers[s];
-            if (f->open_recs > 0 && (stop || now >= f->born_ms + p->linger_ms) && p_former_flush(f) != 0)
+            if (f->open_recs > 0 && (stop || go || (go_late && now >= f->born_ms + p->linger_ms)) &&
+                p_former_flush(f) != 0)
                 tp_log_warn("producer: out of memory flushing a batch; retrying");
         }
         if (stop && !list)

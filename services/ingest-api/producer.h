@@ -3,8 +3,8 @@
  * Requests hand records to the producer and are told, exactly once and from a producer
  * thread, when every record of theirs is durable: accepted by Kinesis (PutRecords said so
  * for that entry) or fsync'ed to the local spool. Records from concurrent requests are
- * group-committed: one or more PutRecords calls (≤ 500 entries, ≤ 5 MiB) after a short
- * linger, several calls in flight at once. With aggregation on, records bound for the same
+ * group-committed: one or more PutRecords calls (≤ 500 entries, ≤ 5 MiB), several in flight
+ * at once; records go out as soon as a sender is free, and fill bigger batches while none is. With aggregation on, records bound for the same
  * shard are packed into KPL aggregated records (shard map from ListShards, refreshed on
  * resharding). Throttled and failed entries are retried (full-jitter backoff) until
  * max_attempt_ms; whatever is still not stored then goes to the spool. While the spool holds
@@ -29,7 +29,8 @@ typedef struct tp_producer_config {
     const tp_aws_config *aws;           /* borrowed for the call to _new only (copied) */
     const char *stream_names[TP_STREAM__COUNT]; /* copied; default "tenants","users","jobs" */
     int aggregate;                      /* KPL aggregation on/off */
-    int linger_ms;                      /* how long a batch may wait to fill */
+    int linger_ms;                      /* how long a batch may wait for a busy sender before
+                                           it queues behind the calls in flight */
     int senders;                        /* PutRecords calls in flight at once */
     int max_attempt_ms;                 /* then spool what is not yet stored */
     const char *spool_dir;              /* copied */

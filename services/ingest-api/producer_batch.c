@@ -74,8 +74,17 @@ int p_map_refresh(tp_producer *p, tp_kinesis *k, int stream)
     const char *name = p->stream_names[stream];
     int rc = tp_kinesis_list_shards(k, name, &l, err, sizeof err);
     if (rc != 0) {
-        tp_log_warn("producer: ListShards failed", "stream", name, "error", err);
+        /* Retried every few seconds while Kinesis is away: say so once, then every 20th time. */
+        if (p->map_failures[stream]++ % 20 == 0) {
+            char nb[24];
+            snprintf(nb, sizeof nb, "%u", p->map_failures[stream]);
+            tp_log_warn("producer: ListShards failed", "stream", name, "failures", nb, "error", err);
+        }
         goto out;
+    }
+    if (p->map_failures[stream] != 0) {
+        tp_log_info("producer: ListShards answers again", "stream", name);
+        p->map_failures[stream] = 0;
     }
     size_t open = 0;
     for (size_t i = 0; i < l.n; i++)

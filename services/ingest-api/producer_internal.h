@@ -158,6 +158,7 @@ struct tp_producer {
     struct pbatch *q_head, *q_tail;
     struct pbatch *free_batches;
     size_t nfree;
+    int idle_senders;  /* senders waiting for a batch: the batcher sends what it holds now */
     int stopping;      /* no more submits; flush */
     int senders_exit;  /* queue will not grow any more */
 
@@ -169,6 +170,7 @@ struct tp_producer {
     pthread_mutex_t maps_mu;
     struct shardmap *maps[TP_STREAM__COUNT];
     atomic_int refresh_wanted;
+    unsigned map_failures[TP_STREAM__COUNT]; /* consecutive ListShards failures (drainer only) */
     EVP_MD *md5;
 
     atomic_llong fail_since_ms; /* start of the current run of failed calls, 0 if none */

@@ -232,13 +232,21 @@ void *p_sender_main(void *arg)
     tp_producer *p = s->p;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->q_head && !p->senders_exit)
+        while (!p->q_head && !p->senders_exit) {
+            /* The batcher holds records back while every sender is busy (they fill bigger
+             * batches meanwhile); a free sender tells it to send them now. */
+            p->idle_senders++;
+            pthread_cond_signal(&p->batch_cv);
             pthread_cond_wait(&p->send_cv, &p->mu);
+            p->idle_senders--;
+        }
         struct pbatch *b = p->q_head;
         if (b) {
             p->q_head = b->next;
-            if (!p->q_head)
+            if (!p->q_head) {
                 p->q_tail = NULL;
+                pthread_cond_signal(&p->batch_cv); /* the queue is empty: see above */
+            }
         }
         pthread_mutex_unlock(&p->mu);
         if (!b)
