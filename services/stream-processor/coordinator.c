@@ -13,6 +13,20 @@
 #define MAX_STREAMS 8
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)
 #define PRUNE_BATCH 50000
+#define FAIL_BASE_MS 1000
+#define FAIL_CAP_MS 60000
+#define FAIL_FORGET_MS 60000 /* a reader that ran this long before failing starts the backoff afresh */
+#define MAX_PENALTIES 256
+
+/* A shard whose reader failed is not taken again before until_mono, so a reader that cannot get
+ * past an error backs off instead of restarting every lease round. */
+typedef struct penalty {
+    proc_consumer consumer;
+    char stream[PROC_NAME_MAX];
+    char shard_id[PROC_SHARD_MAX];
+    unsigned fails;
+    int64_t until_mono;
+} penalty;
 
 struct tp_coord {
     proc_ctx *ctx;
@@ -24,6 +38,8 @@ struct tp_coord {
     size_t nworkers, capworkers;
     tp_kinesis *k;
     int64_t next_sync, next_prune;
+    penalty penalties[MAX_PENALTIES];
+    size_t npenalties;
     tp_gauge *held_g[PROC_CONSUMER__COUNT];
     tp_counter *taken[PROC_CONSUMER__COUNT], *stolen[PROC_CONSUMER__COUNT], *lost[PROC_CONSUMER__COUNT];
 };
@@ -94,6 +110,49 @@ size_t tp_coord_held(const tp_coord *c, proc_consumer consumer)
 
 static void worker_free(proc_worker *w) { free(w); }
 
+static penalty *find_penalty(tp_coord *c, proc_consumer cons, const char *stream, const char *shard)
+{
+    for (size_t i = 0; i < c->npenalties; i++) {
+        penalty *p = &c->penalties[i];
+        if (p->consumer == cons && !strcmp(p->stream, stream) && !strcmp(p->shard_id, shard))
+            return p;
+    }
+    return NULL;
+}
+
+static void settle_penalty(tp_coord *c, const proc_worker *w)
+{
+    penalty *p = find_penalty(c, w->consumer, w->stream, w->shard_id);
+    int64_t now = tp_now_mono_ms();
+    if (w->exit_reason != PROC_EXIT_FAILED) {
+        if (p) /* swap-remove: order does not matter */
+            *p = c->penalties[--c->npenalties];
+        return;
+    }
+    if (!p) {
+        if (c->npenalties == MAX_PENALTIES)
+            return; /* more failing shards than that: the lease round's own pace is the backoff */
+        p = &c->penalties[c->npenalties++];
+        memset(p, 0, sizeof *p);
+        p->consumer = w->consumer;
+        snprintf(p->stream, sizeof p->stream, "%s", w->stream);
+        snprintf(p->shard_id, sizeof p->shard_id, "%s", w->shard_id);
+    }
+    if (now - w->started_mono >= FAIL_FORGET_MS)
+        p->fails = 0;
+    uint32_t ms = tp_backoff_ms(p->fails < 8 ? p->fails : 8, FAIL_BASE_MS, FAIL_CAP_MS);
+    p->fails++;
+    p->until_mono = now + ms;
+    tp_log_warn("shard reader failed: backing off before taking the shard again", "consumer",
+                proc_consumer_name(w->consumer), "stream", w->stream, "shard", w->shard_id);
+}
+
+static int penalized(tp_coord *c, proc_consumer cons, const char *stream, const char *shard)
+{
+    const penalty *p = find_penalty(c, cons, stream, shard);
+    return p && tp_now_mono_ms() < p->until_mono;
+}
+
 /* Join finished readers and settle their leases: released unless lost. */
 static void reap(tp_coord *c, PGconn *conn)
 {
@@ -105,6 +164,7 @@ static void reap(tp_coord *c, PGconn *conn)
             continue;
         }
         pthread_join(w->thread, NULL);
+        settle_penalty(c, w);
         if (w->exit_reason == PROC_EXIT_LOST) {
             tp_counter_add(c->lost[w->consumer], 1);
         } else if (conn) {
@@ -141,6 +201,7 @@ static int start_worker(tp_coord *c, proc_consumer cons, const char *stream, con
     w->lease_counter = r->counter;
     snprintf(w->checkpoint_seq, sizeof w->checkpoint_seq, "%s", r->checkpoint_seq);
     w->checkpoint_sub = r->checkpoint_sub;
+    w->started_mono = tp_now_mono_ms();
     snprintf(w->pending_seq, sizeof w->pending_seq, "%s", r->pending_seq);
     w->pending_sub = r->pending_sub;
     char labels[320];
@@ -153,6 +214,11 @@ static int start_worker(tp_coord *c, proc_consumer cons, const char *stream, con
     w->events = tp_metrics_counter(m, "tp_processor_events_total", "Events written by the sink", labels);
     w->invalid = tp_metrics_counter(m, "tp_processor_invalid_records_total",
                                     "User records that are not valid events", labels);
+    w->read_errors = tp_metrics_counter(m, "tp_processor_kinesis_errors_total",
+                                        "Failed GetShardIterator / GetRecords calls (each retried)", labels);
+    w->rewinds = tp_metrics_counter(m, "tp_processor_checkpoint_rewinds_total",
+                                    "Checkpoints the stream no longer had: reading restarted at TRIM_HORIZON",
+                                    labels);
     if (pthread_create(&w->thread, NULL, proc_reader_main, w) != 0) {
         free(w);
         return TP_EINTERNAL;
@@ -215,7 +281,8 @@ static int balance(tp_coord *c, PGconn *conn, proc_consumer cons, int live, char
     size_t start = rows.n ? (size_t)(str_hash(me) % rows.n) : 0;
     for (size_t k = 0; k < rows.n && held < target; k++) {
         const tp_lease_row *r = &rows.rows[(start + k) % rows.n];
-        if (!r->available || have_worker(c, cons, r->stream, r->shard_id))
+        if (!r->available || have_worker(c, cons, r->stream, r->shard_id) ||
+            penalized(c, cons, r->stream, r->shard_id))
             continue;
         if (take(c, conn, cons, r, NULL) == 0)
             held++;
@@ -239,7 +306,8 @@ static int balance(tp_coord *c, PGconn *conn, proc_consumer cons, int live, char
         if (victim && most > target) {
             for (size_t i = 0; i < rows.n; i++) {
                 const tp_lease_row *r = &rows.rows[i];
-                if (!r->available && !strcmp(r->owner, victim) && take(c, conn, cons, r, victim) == 0)
+                if (!r->available && !strcmp(r->owner, victim) && !penalized(c, cons, r->stream, r->shard_id) &&
+                    take(c, conn, cons, r, victim) == 0)
                     break;
             }
         }

@@ -53,28 +53,30 @@ static int exec_fenced(PGconn *c, const char *sql, int n, const char *const *par
     return 0;
 }
 
+/* Run a parameterised command whose row count does not matter. */
+static int exec_params(PGconn *c, const char *sql, int n, const char *const *params, const char *what, char *err,
+                       size_t errlen)
+{
+    PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return fail(c, res, what, err, errlen);
+    PQclear(res);
+    return 0;
+}
+
 int tp_lease_heartbeat(PGconn *c, const char *instance_id, char *err, size_t errlen)
 {
     const char *p[1] = {instance_id};
-    PGresult *res = PQexecParams(c,
-                                 "INSERT INTO processor.instances (instance_id) VALUES ($1) "
-                                 "ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now()",
-                                 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return fail(c, res, "heartbeat", err, errlen);
-    PQclear(res);
-    return 0;
+    return exec_params(c,
+                       "INSERT INTO processor.instances (instance_id) VALUES ($1) "
+                       "ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now()",
+                       1, p, "heartbeat", err, errlen);
 }
 
 int tp_lease_deregister(PGconn *c, const char *instance_id, char *err, size_t errlen)
 {
     const char *p[1] = {instance_id};
-    PGresult *res =
-        PQexecParams(c, "DELETE FROM processor.instances WHERE instance_id = $1", 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return fail(c, res, "deregister", err, errlen);
-    PQclear(res);
-    return 0;
+    return exec_params(c, "DELETE FROM processor.instances WHERE instance_id = $1", 1, p, "deregister", err, errlen);
 }
 
 int tp_lease_live_instances(PGconn *c, int64_t window_ms, int *out, char *err, size_t errlen)

@@ -100,6 +100,9 @@ typedef struct proc_sink_vt {
     int (*tick)(proc_worker *w, void *state, char *err, size_t errlen);
     /* Shutdown with the lease still held: last chance to checkpoint buffered work. */
     int (*drain)(proc_worker *w, void *state, char *err, size_t errlen);
+    /* The checkpoint is gone from the stream (trimmed, or lost by an emulator): the reader
+     * starts again at TRIM_HORIZON, so drop whatever was buffered after the checkpoint. */
+    void (*rewind)(proc_worker *w, void *state);
     void (*close)(void *state);
 } proc_sink_vt;
 
@@ -122,6 +125,7 @@ struct proc_worker {
 
     pthread_t thread;
     int started;
+    int64_t started_mono;
     atomic_int lost; /* set by the coordinator when renewal failed */
     atomic_int done; /* set by the worker when its thread is about to return */
     proc_exit exit_reason;
@@ -130,6 +134,8 @@ struct proc_worker {
     tp_counter *records;  /* Kinesis records read */
     tp_counter *events;   /* valid user records handled */
     tp_counter *invalid;  /* user records that are not valid events */
+    tp_counter *read_errors; /* failed GetShardIterator / GetRecords calls (each retried) */
+    tp_counter *rewinds;  /* checkpoints the stream no longer had: restarted at TRIM_HORIZON */
 };
 
 /* 1 when the worker should stop at the next safe point (shutdown or lease lost). */

@@ -1,7 +1,7 @@
 /* reader.c — one shard's consumer thread: GetRecords in a loop within the per-shard read
  * limits, KPL deaggregation, and handing each response to the consumer's sink.
  *
- * Position is (sequence, sub-index) of the last user record the sink committed. A reader
+ * Position is (sequence, sub-index) of the last user record handed to the sink. A reader
  * resumes AT_SEQUENCE of that record and skips what is at or before it, so a record that was
  * half-processed (a KPL aggregate cut by a flush) is re-read whole and trimmed. */
 #include <stdlib.h>
@@ -107,7 +107,28 @@ static int deaggregate(const tp_get_records_result *res, urec_vec *u, const char
     return 0;
 }
 
-static int get_iterator(proc_worker *w, tp_kinesis *k, const char *seq, char **iter)
+/* Count a failed Kinesis call; log the first of a run and every tenth after it, so an outage
+ * shows without flooding the log (throttling is routine and only counted). */
+static void read_failed(proc_worker *w, unsigned attempt, const char *what, int rc, const char *err)
+{
+    tp_counter_add(w->read_errors, 1);
+    if (rc != TP_ETHROTTLED && (attempt == 0 || attempt % 10 == 0))
+        tp_log_warn("Kinesis read failed, retrying", "call", what, "consumer", proc_consumer_name(w->consumer),
+                    "stream", w->stream, "shard", w->shard_id, "error", err);
+}
+
+static int stop_code(const proc_worker *w) { return atomic_load(&w->lost) ? TP_ECONFLICT : TP_ESHUTDOWN; }
+
+/* A new iterator at the resume position (*seq, "" = TRIM_HORIZON), retried with backoff until it
+ * works or the worker must stop (TP_ESHUTDOWN / TP_ECONFLICT); it never gives up otherwise.
+ *
+ * A position the stream no longer has (trimmed by retention, or lost by an emulator that was
+ * killed before it persisted) must not wedge the shard: when AT_SEQUENCE_NUMBER is refused but
+ * TRIM_HORIZON is not, the stream and shard exist and only the record is gone, so reading
+ * starts again at the oldest record: *seq is cleared and the sink rewinds. What is read twice
+ * is harmless: the rollup dedupes by event_id, archive keys are deterministic. If TRIM_HORIZON
+ * is refused too, the stream itself is missing (being recreated): wait and ask again. */
+static int get_iterator(proc_worker *w, tp_kinesis *k, const proc_sink_vt *vt, void *state, char *seq, char **iter)
 {
     char err[256];
     for (unsigned attempt = 0;; attempt++) {
@@ -116,12 +137,22 @@ static int get_iterator(proc_worker *w, tp_kinesis *k, const char *seq, char **i
                                                seq[0] ? seq : NULL, 0, iter, err, sizeof err);
         if (!rc)
             return 0;
-        if (!tp_err_retryable(rc)) {
-            tp_log_error("GetShardIterator failed", "stream", w->stream, "shard", w->shard_id, "error", err);
-            return rc;
+        if (seq[0] && (rc == TP_ENOTFOUND || rc == TP_EINVAL)) {
+            char err2[256];
+            if (tp_kinesis_get_shard_iterator(k, w->stream, w->shard_id, TP_ITER_TRIM_HORIZON, NULL, 0, iter, err2,
+                                              sizeof err2) == 0) {
+                tp_log_error("checkpoint is no longer in the stream: reading again from TRIM_HORIZON", "consumer",
+                             proc_consumer_name(w->consumer), "stream", w->stream, "shard", w->shard_id,
+                             "checkpoint", seq, "error", err);
+                tp_counter_add(w->rewinds, 1);
+                seq[0] = '\0';
+                vt->rewind(w, state);
+                return 0;
+            }
         }
+        read_failed(w, attempt, "GetShardIterator", rc, err);
         if (proc_worker_sleep(w, tp_backoff_ms(attempt < 8 ? attempt : 8, 200, 5000)))
-            return TP_ESHUTDOWN;
+            return stop_code(w);
     }
 }
 
@@ -149,7 +180,7 @@ void *proc_reader_main(void *arg)
         goto out;
     tp_log_info("shard reader started", "consumer", proc_consumer_name(w->consumer), "stream", w->stream, "shard",
                 w->shard_id, "checkpoint", pos_seq[0] ? pos_seq : "TRIM_HORIZON");
-    if ((rc = get_iterator(w, k, pos_seq, &iter)))
+    if ((rc = get_iterator(w, k, vt, state, pos_seq, &iter)))
         goto stopped;
 
     int64_t last_call = 0;
@@ -166,19 +197,17 @@ void *proc_reader_main(void *arg)
         rc = tp_kinesis_get_records(k, iter, (int)cfg->get_limit, &res, err, sizeof err);
         if (rc) {
             tp_get_records_result_free(&res);
-            if (!tp_err_retryable(rc) && rc != TP_EINVAL && rc != TP_ENOTFOUND)
-                goto out;
-            /* Throttled, unavailable or an expired iterator: back off, then start again from
-             * the last committed position (an iterator is cheap; a wrong one is not). */
-            if (rc != TP_ETHROTTLED)
-                tp_log_warn("GetRecords failed", "stream", w->stream, "shard", w->shard_id, "error", err);
+            /* Every failure is retried after a backoff: throttling with the same iterator, anything
+             * else (an expired iterator, Kinesis away, a restarted emulator) with a new one at the
+             * last position handed to the sink. */
+            read_failed(w, attempt, "GetRecords", rc, err);
             if (proc_worker_sleep(w, tp_backoff_ms(attempt < 8 ? attempt : 8, 200, 5000)))
                 goto stopped;
             attempt++;
             if (rc != TP_ETHROTTLED) {
                 free(iter);
                 iter = NULL;
-                if ((rc = get_iterator(w, k, pos_seq, &iter)))
+                if ((rc = get_iterator(w, k, vt, state, pos_seq, &iter)))
                     goto stopped;
             }
             continue;
@@ -202,6 +231,8 @@ void *proc_reader_main(void *arg)
         iter = res.next_iterator;
         res.next_iterator = NULL;
         tp_get_records_result_free(&res);
+        if (!rc && !shard_end)
+            rc = vt->tick(w, state, err, sizeof err);
         if (rc == TP_ECONFLICT) {
             why = PROC_EXIT_LOST;
             goto out;
@@ -216,15 +247,6 @@ void *proc_reader_main(void *arg)
             why = PROC_EXIT_FINISHED;
             goto out;
         }
-        rc = vt->tick(w, state, err, sizeof err);
-        if (rc == TP_ECONFLICT) {
-            why = PROC_EXIT_LOST;
-            goto out;
-        }
-        if (rc == TP_ESHUTDOWN)
-            goto stopped;
-        if (rc)
-            goto out;
         if (!got && proc_worker_sleep(w, cfg->poll_idle_ms))
             goto stopped;
     }

@@ -64,7 +64,8 @@ static void drop_records(archive_state *st, size_t k)
 {
     for (size_t i = 0; i < k; i++)
         free(st->recs[i].data);
-    memmove(st->recs, st->recs + k, (st->n - k) * sizeof *st->recs);
+    if (k < st->n) /* never memmove on an empty buffer: recs may still be NULL */
+        memmove(st->recs, st->recs + k, (st->n - k) * sizeof *st->recs);
     st->n -= k;
     st->bytes = 0;
     for (size_t i = 0; i < st->n; i++)
@@ -439,10 +440,23 @@ static int archive_drain(proc_worker *w, void *state, char *err, size_t errlen)
     return rc ? tp_errf(err, errlen, rc, "final flush") : 0;
 }
 
+/* The reader starts over at the oldest record: what is buffered (not yet checkpointed) will be
+ * read again, and an announced range may no longer exist in the stream, so both are dropped. */
+static void archive_rewind(proc_worker *w, void *state)
+{
+    archive_state *st = state;
+    if (st->replay)
+        tp_log_warn("dropping the announced archive range: its records are gone from the stream", "stream",
+                    w->stream, "shard", w->shard_id, "until", st->replay_seq);
+    st->replay = 0;
+    drop_records(st, st->n);
+}
+
 const proc_sink_vt proc_archive_sink = {
     .open = archive_open,
     .records = archive_records,
     .tick = archive_tick,
     .drain = archive_drain,
+    .rewind = archive_rewind,
     .close = archive_close,
 };

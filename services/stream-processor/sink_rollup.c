@@ -275,11 +275,14 @@ static int rollup_records(proc_worker *w, void *state, const proc_urec *recs, si
 
 static int rollup_tick(proc_worker *w, void *state, char *err, size_t errlen) { return 0; }
 static int rollup_drain(proc_worker *w, void *state, char *err, size_t errlen) { return 0; }
+/* Nothing is buffered across responses: every response committed before the next was read. */
+static void rollup_rewind(proc_worker *w, void *state) {}
 
 const proc_sink_vt proc_rollup_sink = {
     .open = rollup_open,
     .records = rollup_records,
     .tick = rollup_tick,
     .drain = rollup_drain,
+    .rewind = rollup_rewind,
     .close = rollup_close,
 };

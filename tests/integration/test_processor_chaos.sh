@@ -6,7 +6,7 @@
 # them), splits a shard of the users stream, and stops s3rver for a while. Afterwards every
 # reporting view row of the test's tenants must equal the truth, and the archive must hold every
 # event exactly as often as it was posted. Leaves the stack as it found it (processor and
-# s3rver running), except for the extra shard.
+# s3rver running, and as many open users shards as before: the split's children are merged back).
 set -euo pipefail
 
 fail() { echo "test_processor_chaos: FAIL: $*" >&2; exit 1; }
@@ -31,6 +31,7 @@ tmp="$(mktemp -d)"
 prefix="pc$(printf '%04x%04x' $RANDOM $RANDOM)t"
 second_pid=""
 poster_pid=""
+split_shard=""
 
 stack_pid() { cat "$TP_RUN_DIR/pids/stream-processor.pid" 2>/dev/null || true; }
 
@@ -43,6 +44,7 @@ cleanup() {
   fi
   "$STACK" start-component s3 >/dev/null 2>&1 || true
   "$STACK" start-component stream-processor >/dev/null 2>&1 || true
+  [[ -n "$split_shard" ]] && { merge_back "$split_shard" || echo "could not merge users/$split_shard back" >&2; }
   if [[ $rc -ne 0 ]]; then
     echo "--- second instance log (tail) ---" >&2
     tail -n 30 "$tmp/second.log" >&2 2>/dev/null || true
@@ -50,6 +52,22 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# MergeShards the two open children of a split shard, so later tests see the shard count they expect.
+merge_back() {
+  local pair
+  pair="$("$KCLI" list-shards users | python3 -c '
+import json, sys
+kids = [s for s in json.load(sys.stdin) if s.get("open") and s.get("parent_shard_id") == sys.argv[1]]
+kids.sort(key=lambda s: int(s["starting_hash_key"]))
+print(" ".join(s["shard_id"] for s in kids) if len(kids) == 2 else "")' "$1")"
+  [[ -n "$pair" ]] || return 1
+  set -- $pair
+  curl -fsS --max-time 10 --aws-sigv4 "aws:amz:$AWS_REGION:kinesis" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: Kinesis_20131202.MergeShards' \
+    -d "{\"StreamName\":\"users\",\"ShardToMerge\":\"$1\",\"AdjacentShardToMerge\":\"$2\"}" \
+    "$AWS_ENDPOINT_URL_KINESIS/" >/dev/null
+}
 
 # A second instance with its own name and a short archive age, so flushes happen mid-chaos.
 start_second() {
@@ -95,6 +113,7 @@ open_shards = [s for s in json.load(sys.stdin) if s.get("open")]
 print(open_shards[0]["shard_id"])')"
 say "split users/$shard"
 "$KCLI" split-shard users "$shard" >/dev/null || fail "split-shard failed"
+split_shard="$shard"
 sleep 2
 say "stop s3rver"
 "$STACK" stop-component s3 >/dev/null || fail "could not stop s3rver"

@@ -16,6 +16,7 @@ KCLI="$BUILD/tools/kinesis-cli/tp-kinesis"
 DUMP="$BUILD/services/stream-processor/tp-archive-dump"
 for x in "$KCLI" "$DUMP"; do [[ -x "$x" ]] || fail "$x not built"; done
 [[ -n "${TP_PROCESSOR_URL:-}" ]] || fail "the stream processor is not part of the stack (TP_PROCESSOR_URL unset)"
+curl -fsS --max-time 5 "$TP_PROCESSOR_URL/readyz" >/dev/null || fail "stream processor not ready at $TP_PROCESSOR_URL"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

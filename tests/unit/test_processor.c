@@ -1,7 +1,7 @@
 /* test_processor.c — unit tests of the stream processor's pure parts: the keyed table, array
- * literals, batch aggregation (the rollup definitions), archive keys and encodings, and
- * sequence ordering. The database and AWS paths are covered by the integration tests
- * (tests/integration/test_processor_*.sh). */
+ * literals, batch aggregation (the rollup definitions), archive keys and encodings, sequence
+ * ordering, and the archive sink's empty-buffer lifecycle. The database and AWS paths are
+ * covered by the integration tests (tests/integration/test_processor_*.sh). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,6 +450,48 @@ static void test_pos_cmp(void **state)
     assert_true(proc_pos_cmp("0", 0, "0", 0) == 0);
 }
 
+/* ---- archive sink lifecycle without S3 traffic ---- */
+
+/* Closing or rewinding an archive sink that never buffered a record (a reader that failed
+ * before its first response) must not touch the empty buffer: this once passed NULL to memmove.
+ * Opening makes no S3 request, so no server is needed; under UBSan this is the regression test. */
+static void test_archive_close_and_rewind_empty(void **state)
+{
+    (void)state;
+    proc_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.archive_bucket = "b";
+    cfg.archive_key_template = TP_ARCHIVE_DEFAULT_TEMPLATE;
+    cfg.archive_error_prefix = "errors/";
+    cfg.archive_max_bytes = 1 << 20;
+    cfg.archive_max_age_ms = 1000;
+    proc_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.cfg = &cfg;
+    snprintf(ctx.aws.region, sizeof ctx.aws.region, "us-east-1");
+    snprintf(ctx.aws.endpoint_s3, sizeof ctx.aws.endpoint_s3, "http://127.0.0.1:9");
+    assert_int_equal(tp_metrics_new(&ctx.metrics), 0);
+    proc_worker w;
+    memset(&w, 0, sizeof w);
+    w.ctx = &ctx;
+    w.consumer = PROC_CONSUMER_ARCHIVE;
+    snprintf(w.stream, sizeof w.stream, "jobs");
+    snprintf(w.shard_id, sizeof w.shard_id, "shardId-000000000000");
+    snprintf(w.pending_seq, sizeof w.pending_seq, "42"); /* an announced range to drop on rewind */
+
+    char err[256];
+    void *st = NULL;
+    assert_int_equal(proc_archive_sink.open(&w, &st, err, sizeof err), 0);
+    assert_non_null(st);
+    proc_archive_sink.rewind(&w, st);
+    assert_int_equal(proc_archive_sink.tick(&w, st, err, sizeof err), 0); /* nothing to flush */
+    proc_archive_sink.close(st);
+
+    assert_int_equal(proc_archive_sink.open(&w, &st, err, sizeof err), 0);
+    proc_archive_sink.close(st); /* closed straight after open: the crash of the reader's error path */
+    tp_metrics_free(ctx.metrics);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_archive_gzip_roundtrip_and_deterministic),
         cmocka_unit_test(test_archive_base64),
         cmocka_unit_test(test_pos_cmp),
+        cmocka_unit_test(test_archive_close_and_rewind_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
