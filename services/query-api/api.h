@@ -63,10 +63,11 @@ int tp_query_fail_internal(tp_query_ctx *cx, int rc, const char *what);
 int tp_query_tenant_visible(tp_query_ctx *cx, const char *tenant_id);
 
 /* How a statement is planned. CACHED: prepared once per connection and executed by name, so
- * PostgreSQL may reuse a generic plan — right for lookups by key and time range. FRESH: planned
- * with the actual values every time — for statements whose optional filters ("$1 IS NULL OR
- * tenant_id = $1") and windows over all tenants make a generic plan badly wrong (measured: a
- * nested loop on a 1-row estimate, 6x slower than the custom plan). */
+ * PostgreSQL may reuse a generic plan (planning a statement over the query views costs about as
+ * much as running it) — what every route uses. FRESH: planned with the actual values every time,
+ * for a statement whose generic plan would be badly wrong; the insights had such a plan while
+ * their tenant scope was an optional filter ("$5 IS NULL OR tenant_id = $5": a nested loop on a
+ * 1-row estimate, 6x slower), so they now spell the scope into separate statement texts. */
 typedef enum { TP_QUERY_PLAN_CACHED, TP_QUERY_PLAN_FRESH } tp_query_plan;
 
 /* Run sql with text parameters (NULL = SQL NULL) and expect rows. On failure answers 5xx and

@@ -119,7 +119,7 @@ static void list_tenants(tp_http_req *req, void *ctx)
     const char *params[] = {cx.scope_tenant, status_i >= 0 ? statuses[status_i] : NULL, industry,
                             plan_i >= 0 ? plans[plan_i] : NULL, q, cursor ? cur_val : NULL,
                             cursor ? cur_id : NULL, limit_s};
-    if (tp_query_exec(&cx, TP_QUERY_PLAN_FRESH, sql, 8, params, &res) ||
+    if (tp_query_exec(&cx, TP_QUERY_PLAN_CACHED, sql, 8, params, &res) ||
         tp_query_table_from(&cx, res, tenant_cols, NTENANT, &t))
         goto out;
 

@@ -4,8 +4,6 @@
 # tenant); a key without the read scope is 403; no key or a bad key is 401.
 set -euo pipefail
 source "$(dirname "$0")/test_query_common.bash"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-query_load_seed "$work/truth.ndjson"
-"$PY" "$LIB" isolation "${QARGS[@]}" --truth "$work/truth.ndjson" || die "tenant isolation broken"
+query_load_seed
+"$PY" "$LIB" isolation "${QARGS[@]}" --truth "$QUERY_TRUTH" || die "tenant isolation broken"
 echo "PASS test_query_isolation"

@@ -5,9 +5,7 @@
 # the truth, isolation and params tests.
 set -euo pipefail
 source "$(dirname "$0")/test_query_common.bash"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-query_load_seed "$work/truth.ndjson" # so /v1/tenants/q0001 exists
+query_load_seed
 redocly="$SRC/node_modules/.bin/redocly"
 [[ -x $redocly ]] || die "$redocly missing: run make deps (npm ci)"
 out=$("$redocly" lint "$SRC/openapi/query.yaml" 2>&1) || { echo "$out" >&2; die "openapi/query.yaml fails lint"; }

@@ -4,9 +4,7 @@
 # parameter (caps stated in the message); good values at the limits still answer 200.
 set -euo pipefail
 source "$(dirname "$0")/test_query_common.bash"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-query_load_seed "$work/truth.ndjson"
+query_load_seed
 "$PY" "$LIB" params "${QARGS[@]}" --tenant q0001 || die "bad parameters not rejected as documented"
 # The tables survived the injection-looking values.
 curl -fsS -H "Authorization: Bearer $TP_ADMIN_TOKEN" "$TP_QUERY_URL/v1/tenants/q0001" >/dev/null \
