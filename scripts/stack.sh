@@ -177,7 +177,7 @@ cmd_down() {
   stop_pidfile "$PID_DIR/s3.pid" "$S3_MARKER" 10
   if pidfile_pid "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" >/dev/null; then say "kinesis: stopping"; fi
   # kinesis-local persists its data on SIGTERM; give it time to finish writing.
-  stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" 20
+  stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT"
   pg_stop
   say "stack: down ($RUN_DIR)"
 }
@@ -264,7 +264,7 @@ cmd_start_component() {
   take_lock
   case "$c" in
     pg | postgres) pg_start ;;
-    kinesis) need_node_modules; kinesis_spawn; kinesis_wait; say "kinesis: ready" ;;
+    kinesis) need_node_modules; kinesis_spawn; kinesis_wait; kinesis_ensure_streams; say "kinesis: ready" ;;
     s3) need_node_modules; s3_spawn; s3_wait; say "s3: ready" ;;
     *) svc_start "$c" ;;
   esac
@@ -277,7 +277,7 @@ cmd_stop_component() {
   take_lock
   case "$c" in
     pg | postgres) pg_stop ;;
-    kinesis) say "kinesis: stopping"; stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" 20 ;;
+    kinesis) say "kinesis: stopping"; stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT" ;;
     s3) say "s3: stopping"; stop_pidfile "$PID_DIR/s3.pid" "$S3_MARKER" 10 ;;
     *) svc_stop "$c" ;;
   esac

@@ -3,7 +3,8 @@
 
 Posts one probe event at a time (each for a tenant of its own, so its arrival is one new row)
 at --rate per second for --seconds, while one persistent psql session polls the rollup for the
-probe tenants every --poll-ms. Prints p50/p90/p99/max of (first seen - POST sent) in ms as JSON.
+probe tenants every --poll-ms. Prints p50/p90/p99/max of (first seen - POST sent) in ms as JSON,
+and the same split at the 202 (ack_*: ingest durability; after_ack_*: Kinesis to rollup).
 Environment: DATABASE_URL, TP_INGEST_URL, TP_SERVICE_TOKEN (a stack.env).
 """
 import argparse
@@ -28,6 +29,7 @@ def main():
     token = os.environ["TP_SERVICE_TOKEN"]
 
     sent = {}
+    acked = {}  # tenant -> seconds from POST to its 202 (durable in Kinesis or the spool)
     seen = {}
     done = threading.Event()
 
@@ -69,17 +71,23 @@ def main():
         sent[tenant] = time.time()
         with urllib.request.urlopen(req, timeout=30) as r:
             r.read()
+        acked[tenant] = time.time() - sent[tenant]
     done.deadline = time.time() + 30
     done.set()
     t.join()
     lat = sorted((seen[k] - v) * 1000 for k, v in sent.items() if k in seen)
     missing = len(sent) - len(lat)
 
-    def pct(q):
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+    def pct(v, q):
+        return round(v[min(len(v) - 1, int(q * len(v)))], 1) if v else None
 
-    print(json.dumps({"probes": len(sent), "missing": missing, "p50_ms": pct(0.50), "p90_ms": pct(0.90),
-                      "p99_ms": pct(0.99), "max_ms": round(lat[-1], 1) if lat else None,
+    ack = sorted(v * 1000 for v in acked.values())
+    # After the 202: Kinesis → processor → PostgreSQL → the poller, without the producer's part.
+    after = sorted((seen[k] - sent[k] - acked[k]) * 1000 for k in sent if k in seen and k in acked)
+    print(json.dumps({"probes": len(sent), "missing": missing, "p50_ms": pct(lat, 0.50), "p90_ms": pct(lat, 0.90),
+                      "p99_ms": pct(lat, 0.99), "max_ms": round(lat[-1], 1) if lat else None,
+                      "ack_p50_ms": pct(ack, 0.50), "ack_p99_ms": pct(ack, 0.99),
+                      "after_ack_p50_ms": pct(after, 0.50), "after_ack_p99_ms": pct(after, 0.99),
                       "poll_ms": a.poll_ms}))
     return 1 if missing else 0
 

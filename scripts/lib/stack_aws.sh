@@ -37,6 +37,10 @@ s3_call() {
 http_status_of() { tail -n1 <<<"$1"; }
 http_body_of() { sed '$d' <<<"$1"; }
 
+# SIGTERM makes kinesis-local write its whole snapshot (JSON of every stored record, ~1 s per
+# 10 MB here, more on a busy machine); a SIGKILL before it finishes leaves a truncated file.
+KINESIS_STOP_TIMEOUT="${KINESIS_STOP_TIMEOUT:-90}"
+
 kinesis_spawn() {
   local pid
   if pid="$(pidfile_pid "$PID_DIR/kinesis.pid" "$KINESIS_MARKER")"; then
@@ -48,11 +52,15 @@ kinesis_spawn() {
   mkdir -p "$RUN_DIR/kinesis"
   kinesis_check_snapshot "$RUN_DIR/kinesis/kinesis-data.json"
   say "kinesis: starting kinesis-local on 127.0.0.1:$KINESIS_PORT (TLS $KINESIS_TLS_PORT)"
-  # Every *_DURATION at 0ms so stream operations finish at once; persisted every
-  # KINESIS_PERSIST_INTERVAL and on SIGTERM, so a stop/start keeps streams and records.
-  # kinesis-local 0.6.2 can crash if SIGTERM lands while its periodic snapshot is being
-  # written (ERR_STREAM_DESTROYED), leaving a truncated file; a test that stops it on purpose
-  # sets a long interval so only the shutdown snapshot is written.
+  # Every *_DURATION at 0ms so stream operations finish at once. Persisted every
+  # KINESIS_PERSIST_INTERVAL (default 30s) and on SIGTERM, so a stop/start keeps streams and
+  # records. Not every second: kinesis-local 0.6.2 rewrites its whole snapshot each time and
+  # answers nothing meanwhile (~1 s per 10 MB here), which held POST-to-rollup freshness
+  # above 2 s at 1s. The price: if kinesis-local itself is killed, up to 30 s of records are
+  # lost (the emulator only; `make down` writes everything). It can also crash if SIGTERM lands
+  # while a periodic snapshot is being written (ERR_STREAM_DESTROYED), leaving a truncated
+  # file: kinesis_check_snapshot handles that, and a test that stops it on purpose sets a long
+  # interval so only the shutdown snapshot is written.
   spawn_daemon "$PID_DIR/kinesis.pid" "$LOG_DIR/kinesis.log" "$RUN_DIR/kinesis" env \
     KINESIS_MOCK_PLAIN_PORT="$KINESIS_PORT" KINESIS_MOCK_TLS_PORT="$KINESIS_TLS_PORT" \
     KINESIS_MOCK_CERT_PATH="$ROOT/node_modules/kinesis-local/server.json" \
@@ -60,7 +68,7 @@ kinesis_spawn() {
     DEREGISTER_STREAM_CONSUMER_DURATION=0ms START_STREAM_ENCRYPTION_DURATION=0ms \
     STOP_STREAM_ENCRYPTION_DURATION=0ms MERGE_SHARDS_DURATION=0ms SPLIT_SHARD_DURATION=0ms \
     UPDATE_SHARD_COUNT_DURATION=0ms UPDATE_STREAM_MODE_DURATION=0ms \
-    SHOULD_PERSIST_DATA=true LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$RUN_DIR/kinesis" PERSIST_INTERVAL="${KINESIS_PERSIST_INTERVAL:-1s}" \
+    SHOULD_PERSIST_DATA=true LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$RUN_DIR/kinesis" PERSIST_INTERVAL="${KINESIS_PERSIST_INTERVAL:-30s}" \
     AWS_REGION="$AWS_REGION_NAME" LOG_LEVEL="${TP_KINESIS_LOG_LEVEL:-WARN}" \
     node "$ROOT/node_modules/kinesis-local/main.js"
 }
@@ -69,8 +77,8 @@ kinesis_spawn() {
 # post-mortem and start empty (streams are re-created) rather than refuse to start.
 kinesis_check_snapshot() {
   local f="$1" aside
-  [[ -s "$f" ]] || return 0
-  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$f" 2>/dev/null && return 0
+  [[ -e "$f" ]] || return 0
+  [[ -s "$f" ]] && python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$f" 2>/dev/null && return 0
   aside="$f.corrupt-$(date -u +%Y%m%dT%H%M%SZ)"
   mv "$f" "$aside"
   warn "kinesis: the persisted data $f is not valid JSON (an interrupted snapshot); moved to $aside, starting with empty streams"

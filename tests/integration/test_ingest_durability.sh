@@ -72,7 +72,7 @@ cleanup() {
   stop_pidfile "$PID_DIR/api.pid" "$API_BIN" 15 2>/dev/null || true
   stop_pidfile "$PID_DIR/api2.pid" "$API_BIN" 15 2>/dev/null || true
   [[ -n "$PROXY_PID" ]] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null || true
-  stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" 20 2>/dev/null || true
+  stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT" 2>/dev/null || true
   if ((rc != 0)); then
     log_tail "$LOG_DIR/api.log" 30 || true
     log_tail "$LOG_DIR/api2.log" 15 || true
@@ -89,7 +89,7 @@ kinesis_up() {
   kinesis_wait
   kinesis_ensure_streams
 }
-kinesis_down() { stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" 20; }
+kinesis_down() { stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT"; }
 
 # api_start NAME PORT KINESIS_ENDPOINT [VAR=VALUE ...]: a private ingest-api with spool $WORK/NAME.spool.
 api_start() {
