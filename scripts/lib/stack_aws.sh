@@ -53,11 +53,12 @@ kinesis_spawn() {
   kinesis_check_snapshot "$RUN_DIR/kinesis/kinesis-data.json"
   say "kinesis: starting kinesis-local on 127.0.0.1:$KINESIS_PORT (TLS $KINESIS_TLS_PORT)"
   # Every *_DURATION at 0ms so stream operations finish at once. Persisted every
-  # KINESIS_PERSIST_INTERVAL (default 30s) and on SIGTERM, so a stop/start keeps streams and
+  # KINESIS_PERSIST_INTERVAL (default 300s) and on SIGTERM, so a stop/start keeps streams and
   # records. Not every second: kinesis-local 0.6.2 rewrites its whole snapshot each time and
   # answers nothing meanwhile (~1 s per 10 MB here), which held POST-to-rollup freshness
-  # above 2 s at 1s. The price: if kinesis-local itself is killed, up to 30 s of records are
-  # lost (the emulator only; `make down` writes everything). It can also crash if SIGTERM lands
+  # above 2 s at 1s (and stalls ~5 s every 30 s at 30s with 44 MB stored). The price: if
+  # kinesis-local itself is killed, up to 5 minutes of records are lost (the emulator only;
+  # `make down` writes everything). It can also crash if SIGTERM lands
   # while a periodic snapshot is being written (ERR_STREAM_DESTROYED), leaving a truncated
   # file: kinesis_check_snapshot handles that, and a test that stops it on purpose sets a long
   # interval so only the shutdown snapshot is written.
@@ -68,7 +69,7 @@ kinesis_spawn() {
     DEREGISTER_STREAM_CONSUMER_DURATION=0ms START_STREAM_ENCRYPTION_DURATION=0ms \
     STOP_STREAM_ENCRYPTION_DURATION=0ms MERGE_SHARDS_DURATION=0ms SPLIT_SHARD_DURATION=0ms \
     UPDATE_SHARD_COUNT_DURATION=0ms UPDATE_STREAM_MODE_DURATION=0ms \
-    SHOULD_PERSIST_DATA=true LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$RUN_DIR/kinesis" PERSIST_INTERVAL="${KINESIS_PERSIST_INTERVAL:-30s}" \
+    SHOULD_PERSIST_DATA=true LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$RUN_DIR/kinesis" PERSIST_INTERVAL="${KINESIS_PERSIST_INTERVAL:-300s}" \
     AWS_REGION="$AWS_REGION_NAME" LOG_LEVEL="${TP_KINESIS_LOG_LEVEL:-WARN}" \
     node "$ROOT/node_modules/kinesis-local/main.js"
 }
