@@ -37,9 +37,12 @@ s3_call() {
 http_status_of() { tail -n1 <<<"$1"; }
 http_body_of() { sed '$d' <<<"$1"; }
 
-# SIGTERM makes kinesis-local write its whole snapshot (JSON of every stored record, ~1 s per
-# 10 MB here, more on a busy machine); a SIGKILL before it finishes leaves a truncated file.
-KINESIS_STOP_TIMEOUT="${KINESIS_STOP_TIMEOUT:-90}"
+# On SIGTERM kinesis-local first closes its HTTP server, which waits up to 30 s for clients'
+# open connections (for ever while a client keeps using one), and only then writes its whole
+# snapshot (~1 s per 10 MB here). `down` stops our services first, so it exits at once; a
+# `stop-component kinesis` under running services ends in SIGKILL after this timeout and keeps
+# only the last periodic snapshot.
+KINESIS_STOP_TIMEOUT="${KINESIS_STOP_TIMEOUT:-45}"
 
 kinesis_spawn() {
   local pid
