@@ -264,7 +264,7 @@ cmd_start_component() {
   take_lock
   case "$c" in
     pg | postgres) pg_start ;;
-    kinesis) need_node_modules; kinesis_spawn; kinesis_wait; kinesis_ensure_streams; say "kinesis: ready" ;;
+    kinesis) need_node_modules; kinesis_spawn; kinesis_wait; say "kinesis: ready" ;;
     s3) need_node_modules; s3_spawn; s3_wait; say "s3: ready" ;;
     *) svc_start "$c" ;;
   esac
