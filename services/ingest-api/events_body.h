@@ -13,6 +13,9 @@
 
 struct body_item {
     json_t *v;        /* borrowed from batch->root; NULL for an NDJSON line that is not JSON */
+    const char *raw;  /* the event's bytes as sent, inside the body (not NUL-terminated),
+                         without surrounding whitespace; set whenever v is */
+    size_t raw_len;
     char error[160];  /* why v is NULL */
 };
 
@@ -41,5 +44,10 @@ struct body_error {
 enum body_status body_parse(const char *body, size_t len, int ndjson, size_t max_events, struct body_batch *out,
                             struct body_error *err);
 void body_batch_free(struct body_batch *b); /* NULL-safe, leaves it empty */
+
+/* Copy one item's raw bytes to out (room for raw_len bytes) without the whitespace outside
+ * strings, so a pretty-printed event becomes one NDJSON-safe line while numbers, escapes and
+ * key order stay exactly as sent. Returns the length written. */
+size_t body_item_compact(const struct body_item *it, char *out);
 
 #endif

@@ -21,18 +21,40 @@ struct body_shape {
     size_t values; /* containers + commas outside strings */
 };
 
+/* Where a scan is relative to JSON strings. */
+struct str_state {
+    int in, esc;
+};
+
+/* Advance st over c; 1 when c belongs to a string (its quotes included). */
+static int str_step(struct str_state *st, char c)
+{
+    if (st->in) {
+        if (st->esc)
+            st->esc = 0;
+        else if (c == '\\')
+            st->esc = 1;
+        else if (c == '"')
+            st->in = 0;
+        return 1;
+    }
+    st->in = c == '"';
+    return st->in;
+}
+
 /* Strings cannot span lines in JSON, so an NDJSON line always starts outside a string: a
  * line that is not JSON does not hide the structure of the next. */
 static void body_scan(const char *p, size_t len, int ndjson, struct body_shape *sh)
 {
-    int in_str = 0, esc = 0, line_blank = 1;
+    struct str_state str = {0, 0};
+    int line_blank = 1;
     size_t depth = 0;
     int top_array = 0;
     sh->events = sh->values = 0;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (ndjson && c == '\n') {
-            in_str = esc = 0;
+            str.in = str.esc = 0;
             depth = 0;
             line_blank = 1;
             continue;
@@ -41,19 +63,9 @@ static void body_scan(const char *p, size_t len, int ndjson, struct body_shape *
             line_blank = 0;
             sh->events++;
         }
-        if (in_str) {
-            if (esc)
-                esc = 0;
-            else if (c == '\\')
-                esc = 1;
-            else if (c == '"')
-                in_str = 0;
+        if (str_step(&str, c))
             continue;
-        }
         switch (c) {
-        case '"':
-            in_str = 1;
-            break;
         case '{':
         case '[':
             if (!ndjson && depth == 0 && c == '[' && sh->values == 0)
@@ -93,6 +105,59 @@ void body_batch_free(struct body_batch *b)
     memset(b, 0, sizeof *b);
 }
 
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void trim(const char *p, size_t n, const char **out, size_t *out_len)
+{
+    while (n && is_ws(*p))
+        p++, n--;
+    while (n && is_ws(p[n - 1]))
+        n--;
+    *out = p;
+    *out_len = n;
+}
+
+/* The byte span of each element of a top-level array that jansson has already accepted, so
+ * the scan can trust the syntax. Returns how many spans it found. */
+static size_t array_spans(const char *p, size_t len, struct body_item *items, size_t n)
+{
+    size_t i = 0, depth = 0, start = 0;
+    struct str_state str = {0, 0};
+    for (size_t k = 0; k < len && i < n; k++) {
+        char c = p[k];
+        if (str_step(&str, c))
+            continue;
+        if (c == '[' || c == '{') {
+            if (++depth == 1)
+                start = k + 1;
+        } else if (c == ']' || c == '}' || c == ',') {
+            if (depth == 1 && c != '}') {
+                trim(p + start, k - start, &items[i].raw, &items[i].raw_len);
+                i++;
+                start = k + 1;
+            }
+            if (c != ',')
+                depth--;
+        }
+    }
+    return i;
+}
+
+size_t body_item_compact(const struct body_item *it, char *out)
+{
+    size_t o = 0;
+    struct str_state str = {0, 0};
+    for (size_t k = 0; k < it->raw_len; k++) {
+        char c = it->raw[k];
+        if (str_step(&str, c) || !is_ws(c))
+            out[o++] = c;
+    }
+    return o;
+}
+
 static enum body_status parse_json(const char *body, size_t len, size_t max_events, struct body_batch *out,
                                    struct body_error *err)
 {
@@ -119,11 +184,17 @@ static enum body_status parse_json(const char *body, size_t len, size_t max_even
     }
     out->root = root;
     out->n = n;
-    if (json_is_array(root))
+    if (json_is_array(root)) {
         for (size_t i = 0; i < n; i++)
             out->items[i].v = json_array_get(root, i);
-    else
+        if (array_spans(body, len, out->items, n) != n) {
+            body_batch_free(out); /* cannot happen for a body jansson accepted */
+            return BODY_NOMEM;
+        }
+    } else {
         out->items[0].v = root;
+        trim(body, len, &out->items[0].raw, &out->items[0].raw_len);
+    }
     return BODY_OK;
 }
 
@@ -179,6 +250,7 @@ static enum body_status parse_ndjson(const char *body, size_t len, size_t max_ev
         if (json_array_append_new(root, v) != 0)
             goto nomem;
         it->v = v; /* the array holds the reference */
+        trim(line, llen, &it->raw, &it->raw_len);
     }
     if (n == 0) {
         json_decref(root);

@@ -69,6 +69,9 @@ echo "roundtrip: independent read (python KPL decoder)"
   || fail "the independent reader found corrupt aggregates or keys on the wrong shard"
 "${CHECK[@]}" compare --expect "$WORK/events.ndjson" --dump "$WORK/read" | tee "$WORK/cmp2.json" \
   || fail "events missing or changed in Kinesis (independent reader)"
+# That reader keeps each record's text: every event was compared byte for byte as well.
+[[ "$(jq '.verbatim_checked == .expected' "$WORK/cmp2.json")" == true ]] \
+  || fail "not every event was compared byte for byte: $(cat "$WORK/cmp2.json")"
 
 # 6. Aggregation is on by default: our events must have travelled in KPL aggregates.
 if [[ "${TP_KPL_AGGREGATION:-1}" != 0 ]]; then

@@ -16,7 +16,9 @@
       stream of its type, under the partition key event.h prescribes, with equal JSON. Copies
       beyond the first are duplicates (reported, allowed: consumers dedupe by event_id) but must
       be identical (same JSON, stream and key), or a consumer could not dedupe them.
-      Prints a JSON summary; exit 1 on any missing / different / misplaced event.
+      When the dump holds the records' text (the independent reader's), each must also be the
+      sent line byte for byte, less whitespace outside strings.
+      Prints a JSON summary; exit 1 on any missing / different / misplaced / not verbatim event.
   ingest_check.py wait-drain --url URL [--timeout 120]
       Poll URL/metrics until tp_ingest_spool_entries is 0; exit 1 on timeout.
   ingest_check.py read --out DIR [--streams tenants,users,jobs]
@@ -61,7 +63,10 @@ def partition_key(ev):
 def attrs(t, rng, i):
     pad = "x" * rng.randrange(0, 120)
     return {
-        "tenant.created": {"company_name": f"Acme {i} {pad}", "industry": "retail", "sentiment": 0.5,
+        # Decimals a re-serialiser would rewrite (0.137 → 0.13700000000000001) and an escaped
+        # "é" (json.dumps writes \u00e9): the stored bytes must still be the sent ones.
+        "tenant.created": {"company_name": f"Café {i} {pad}", "industry": "retail",
+                           "sentiment": round(rng.uniform(-1, 1), 3),
                            "plan": rng.choice(["free", "starter", "business", "enterprise"])},
         "tenant.updated": {"plan": "enterprise", "sentiment": -0.25},
         "tenant.closed": {"reason": f"churned {pad}"},
@@ -96,7 +101,8 @@ def cmd_synth(a):
                 ev["user_id"] = f"u{rng.randrange(0, 40)}"
             ev["occurred_at"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1767225600 + i)) + ".000Z"
             ev["attributes"] = attrs(t, rng, i)
-            out.write(json.dumps(ev, separators=(",", ":")) + "\n")
+            # Every other event with spaces after ":" and ",", which ingest-api drops.
+            out.write(json.dumps(ev, separators=(",", ":") if i % 2 else (", ", ": ")) + "\n")
             i += 1
     return 0
 
@@ -199,6 +205,28 @@ in_aggregates = set()  # event ids seen inside a KPL aggregate (sub > 0, or the 
 conflicting = set()  # event ids stored twice with different content, stream or key
 
 
+raw_text = {}  # event_id -> the record's bytes as stored, when the reader kept them (not parsed)
+
+
+def compact(text):
+    """The JSON text without whitespace outside strings: what ingest-api stores of an event."""
+    out, in_str, esc = [], False, False
+    for c in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in " \t\r\n":
+            continue
+        out.append(c)
+    return "".join(out)
+
+
 def load_dump(d):
     store = {}  # event_id -> (stream, pkey, event, copies)
     lines = 0
@@ -214,6 +242,7 @@ def load_dump(d):
                 if "data" not in rec:
                     continue
                 ev = rec["data"]
+                raw = ev if isinstance(ev, str) else None
                 if isinstance(ev, str):  # a JSON text (our reader) or already parsed (tp-kinesis dump)
                     try:
                         ev = json.loads(ev)
@@ -229,6 +258,8 @@ def load_dump(d):
                         conflicting.add(eid)  # a copy a consumer could not dedupe by event_id
                 else:
                     store[eid] = (rec.get("stream", name[:-7]), rec.get("partition_key"), ev, 1)
+                    if raw is not None:
+                        raw_text[eid] = raw
                     if rec.get("aggregated") or rec.get("sub", 0) > 0:
                         in_aggregates.add(eid)
     return store, lines
@@ -238,7 +269,7 @@ def cmd_compare(a):
     store, lines = load_dump(a.dump)
     res = {"dump_records": lines, "stored_events": len(store), "expected": 0, "found": 0, "missing": 0,
            "different": 0, "misplaced": 0, "duplicated_events": 0, "duplicate_copies": 0,
-           "in_aggregates": 0, "conflicting_copies": 0}
+           "in_aggregates": 0, "conflicting_copies": 0, "verbatim_checked": 0, "not_verbatim": 0}
     seen = set()
     with open(a.expect) as f:
         for ln in f:
@@ -257,6 +288,11 @@ def cmd_compare(a):
                     sys.stderr.write(f"compare: MISSING {eid} ({ev['type']})\n")
                 continue
             stream, pkey, stored, copies = s
+            if eid in raw_text and raw_text[eid] != compact(ln.strip()):
+                # Equal JSON is not enough: numbers and escapes must stay exactly as sent.
+                res["not_verbatim"] += 1
+                if res["not_verbatim"] <= 10:
+                    sys.stderr.write(f"compare: NOT VERBATIM {eid}: sent {ln.strip()} stored {raw_text[eid]}\n")
             if stored != ev:
                 res["different"] += 1
                 if res["different"] <= 10:
@@ -275,8 +311,9 @@ def cmd_compare(a):
                 res["conflicting_copies"] += 1
                 if res["conflicting_copies"] <= 10:
                     sys.stderr.write(f"compare: CONFLICTING COPIES of {eid}\n")
+    res["verbatim_checked"] = sum(1 for e in seen if e in raw_text)
     print(json.dumps(res))
-    bad = res["missing"] or res["different"] or res["misplaced"] or res["conflicting_copies"]
+    bad = res["missing"] or res["different"] or res["misplaced"] or res["conflicting_copies"] or res["not_verbatim"]
     if a.exact and res["duplicate_copies"]:
         bad = True
     return 1 if bad else 0

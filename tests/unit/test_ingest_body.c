@@ -217,10 +217,52 @@ static void test_errors_are_utf8(void **state)
     body_batch_free(&b);
 }
 
+/* Each item keeps its bytes as sent; compacting drops only whitespace outside strings. */
+static void expect_raw(const struct body_item *it, const char *want_raw, const char *want_compact)
+{
+    char buf[256];
+    assert_non_null(it->v);
+    assert_int_equal(it->raw_len, strlen(want_raw));
+    assert_memory_equal(it->raw, want_raw, it->raw_len);
+    size_t n = body_item_compact(it, buf);
+    assert_true(n <= it->raw_len);
+    buf[n] = '\0';
+    assert_string_equal(buf, want_compact);
+}
+
+static void test_raw_spans(void **state)
+{
+    struct body_batch b;
+    (void)state;
+    /* numbers and escapes that a re-serialisation would rewrite, nested arrays, "]" and "," in strings */
+    assert_int_equal(parse(" [ {\"s\": 0.1, \"n\":1e3} ,\n {\"u\":\"caf\\u00e9 ],\\\" x\", \"a\":[1, [2]]},7 ] ", 0, 500, &b),
+                     BODY_OK);
+    assert_int_equal(b.n, 3);
+    expect_raw(&b.items[0], "{\"s\": 0.1, \"n\":1e3}", "{\"s\":0.1,\"n\":1e3}");
+    expect_raw(&b.items[1], "{\"u\":\"caf\\u00e9 ],\\\" x\", \"a\":[1, [2]]}", "{\"u\":\"caf\\u00e9 ],\\\" x\",\"a\":[1,[2]]}");
+    expect_raw(&b.items[2], "7", "7");
+    body_batch_free(&b);
+
+    /* a single pretty-printed object becomes one line */
+    assert_int_equal(parse("\n{\n  \"k\" : \"a b\",\r\n  \"v\" : -0.5E-2\n}\n", 0, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 1);
+    expect_raw(&b.items[0], "{\n  \"k\" : \"a b\",\r\n  \"v\" : -0.5E-2\n}", "{\"k\":\"a b\",\"v\":-0.5E-2}");
+    body_batch_free(&b);
+
+    /* NDJSON: each line, trimmed (CRLF too); a line that is not JSON has no bytes to store */
+    assert_int_equal(parse("  {\"a\": 1}\r\nnope\n\t[ 1 ,2 ]  \n", 1, 500, &b), BODY_OK);
+    assert_int_equal(b.n, 3);
+    expect_raw(&b.items[0], "{\"a\": 1}", "{\"a\":1}");
+    assert_null(b.items[1].v);
+    expect_raw(&b.items[2], "[ 1 ,2 ]", "[1,2]");
+    body_batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_shapes),
+        cmocka_unit_test(test_raw_spans),
         cmocka_unit_test(test_ndjson_lines),
         cmocka_unit_test(test_amplification_refused_cheaply),
         cmocka_unit_test(test_full_batch_fits),
