@@ -5,10 +5,11 @@
  * The batcher takes every pending request at once. Normally their records go into per-stream
  * formers, which emit batches to the senders when full, or as soon as a sender is free and none
  * is queued (group commit: under load, batches grow while every sender is busy), or when the
- * oldest record has waited linger_ms and the queue is empty. They go to the spool instead (one group-committed append for the whole round)
- * while the spool holds anything (so the spool drains in order), while Kinesis has been failing
- * for a while, while the shard maps are unknown, or while more than max_buffered_bytes of
- * requests wait for Kinesis (the spool absorbs bursts instead of memory growing). */
+ * oldest record has waited linger_ms and the queue is empty. They go to the spool instead (one
+ * group-committed append for the whole round) while the spool holds anything (so the spool
+ * drains in order), while Kinesis has been failing for a while, while the shard maps are
+ * unknown, or while more than max_buffered_bytes of requests wait for Kinesis (the spool absorbs
+ * bursts instead of memory growing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -140,7 +140,7 @@ static void settle_penalty(tp_coord *c, const proc_worker *w)
     }
     if (now - w->started_mono >= FAIL_FORGET_MS)
         p->fails = 0;
-    uint32_t ms = tp_backoff_ms(p->fails < 8 ? p->fails : 8, FAIL_BASE_MS, FAIL_CAP_MS);
+    uint32_t ms = tp_backoff_ms(p->fails, FAIL_BASE_MS, FAIL_CAP_MS);
     p->fails++;
     p->until_mono = now + ms;
     tp_log_warn("shard reader failed: backing off before taking the shard again", "consumer",

@@ -151,7 +151,7 @@ static int get_iterator(proc_worker *w, tp_kinesis *k, const proc_sink_vt *vt, v
             }
         }
         read_failed(w, attempt, "GetShardIterator", rc, err);
-        if (proc_worker_sleep(w, tp_backoff_ms(attempt < 8 ? attempt : 8, 200, 5000)))
+        if (proc_worker_sleep(w, tp_backoff_ms(attempt, 200, 5000)))
             return stop_code(w);
     }
 }
@@ -201,7 +201,7 @@ void *proc_reader_main(void *arg)
              * else (an expired iterator, Kinesis away, a restarted emulator) with a new one at the
              * last position handed to the sink. */
             read_failed(w, attempt, "GetRecords", rc, err);
-            if (proc_worker_sleep(w, tp_backoff_ms(attempt < 8 ? attempt : 8, 200, 5000)))
+            if (proc_worker_sleep(w, tp_backoff_ms(attempt, 200, 5000)))
                 goto stopped;
             attempt++;
             if (rc != TP_ETHROTTLED) {

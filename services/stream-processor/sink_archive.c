@@ -190,7 +190,7 @@ static int s3_retry_wait(archive_state *st, unsigned *attempt, int rc, const cha
         return TP_ECONFLICT;
     if (atomic_load(&w->ctx->stopping) && (!st->deadline_mono || tp_now_mono_ms() >= st->deadline_mono))
         return TP_ESHUTDOWN;
-    uint32_t ms = tp_backoff_ms(*attempt < 8 ? *attempt : 8, 200, 5000);
+    uint32_t ms = tp_backoff_ms(*attempt, 200, 5000);
     (*attempt)++;
     int64_t end = tp_now_mono_ms() + ms;
     while (tp_now_mono_ms() < end) {
@@ -329,7 +329,7 @@ static int fenced(archive_state *st, int pending, const char *seq, int64_t sub, 
         if (!rc || rc == TP_ECONFLICT)
             return rc;
         tp_log_warn("archive checkpoint failed, retrying", "shard", w->shard_id, "error", err);
-        if (proc_worker_sleep(w, tp_backoff_ms(attempt < 8 ? attempt : 8, 100, 5000)))
+        if (proc_worker_sleep(w, tp_backoff_ms(attempt, 100, 5000)))
             return atomic_load(&w->lost) ? TP_ECONFLICT : TP_ESHUTDOWN;
     }
 }

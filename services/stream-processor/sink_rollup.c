@@ -263,7 +263,7 @@ static int rollup_records(proc_worker *w, void *state, const proc_urec *recs, si
         tp_counter_add(st->db_errors, 1);
         tp_log(TP_LOG_WARN, "rollup batch failed, retrying", "stream", w->stream, "shard", w->shard_id, "error", err,
                (const char *)0);
-        if (proc_worker_sleep(w, tp_backoff_ms(attempt < 10 ? attempt : 10, 100, 5000))) {
+        if (proc_worker_sleep(w, tp_backoff_ms(attempt, 100, 5000))) {
             rc = atomic_load(&w->lost) ? TP_ECONFLICT : TP_ESHUTDOWN;
             break;
         }

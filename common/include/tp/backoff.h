@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-/* Delay in milliseconds before retry number attempt (0-based). */
+/* Delay in milliseconds before retry number attempt (0-based). Any attempt is fine: the
+ * doubling stops at cap_ms, so callers need not clamp their counters. */
 uint32_t tp_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t cap_ms);
 /* Monotonic clock in milliseconds / nanoseconds. */
 int64_t tp_now_mono_ms(void);
