@@ -4,8 +4,10 @@
 #   make up && bench/ingest/run.sh [capacity|e2e|all]
 #
 # capacity: ingest-api (release build) against tp-bench-kinesis-ack (answers PutRecords after
-#   ACK_DELAY_MS, default 20, like real Kinesis), beside tp-bench-bare-http (the ceiling), in one run:
-#   single-event requests and 100-event batches; events/s, p50/p99, peak RSS.
+#   ACK_DELAY_MS, default 0: the service's own capacity; 20 imitates real Kinesis), beside
+#   tp-bench-bare-http (the ceiling), in one run: single-event requests at CONNS (default 128)
+#   connections, 100-event batches at CONNS and at BATCH_CONNS (default 64); events/s, p50/p99,
+#   peak RSS.
 # e2e: through the stack's kinesis-local with KPL aggregation on and off: events/s delivered.
 # Results are appended to bench/out/ingest-<date>.md; copy the summary into bench/RESULTS.md.
 set -euo pipefail
@@ -15,6 +17,7 @@ build=${TP_BUILD_DIR:-$root/build/release}
 mode=${1:-all}
 dur=${DURATION:-10}
 conns=${CONNS:-128}
+batch_conns=${BATCH_CONNS:-64}
 ack_port=${ACK_PORT:-4600}
 bare_port=${BARE_PORT:-8090}
 api_port=${API_PORT:-8091}
@@ -37,9 +40,9 @@ say() { echo "$*" | tee -a "$report"; }
 wait_http() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
 # Run wrk, print "req/s events/s p50 p99".
-run_wrk() { # url batch
+run_wrk() { # url batch [connections]
   local res
-  res=$(BATCH=$2 TOKEN=$TP_SERVICE_TOKEN wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$here/post_events.lua" "$1")
+  res=$(BATCH=$2 TOKEN=$TP_SERVICE_TOKEN wrk -t2 -c"${3:-$conns}" -d"${dur}s" --latency -s "$here/post_events.lua" "$1")
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$res")
   p50=$(awk '$1=="50%" {print $2}' <<<"$res")
@@ -63,24 +66,26 @@ say "# ingest bench $(date -u +%FT%TZ) — $(nproc) cores, $(awk '/MemTotal/ {pr
 say "wrk -t2 -c$conns -d${dur}s, release build $build"
 
 if [ "$mode" = capacity ] || [ "$mode" = all ]; then
-  "$build/bench/ingest/tp-bench-kinesis-ack" "$ack_port" "${ACK_DELAY_MS:-20}" >"$out/ack.log" &
+  "$build/bench/ingest/tp-bench-kinesis-ack" "$ack_port" "${ACK_DELAY_MS:-0}" >"$out/ack.log" &
   ack_pid=$!; pids+=("$ack_pid")
   "$build/bench/ingest/tp-bench-bare-http" "$bare_port" "${THREADS:-2}" &
   pids+=("$!")
   wait_http "http://127.0.0.1:$bare_port/"
   start_api "http://127.0.0.1:$ack_port" true
   say ""
-  say "## capacity (Kinesis = tp-bench-kinesis-ack, ${ACK_DELAY_MS:-20} ms per PutRecords)"
-  say "| target | events/request | requests/s | events/s | p50 | p99 | non-2xx |"
-  say "|---|---|---|---|---|---|---|"
+  say "## capacity (Kinesis = tp-bench-kinesis-ack, ${ACK_DELAY_MS:-0} ms per PutRecords)"
+  say "| target | connections | events/request | requests/s | events/s | p50 | p99 | non-2xx |"
+  say "|---|---|---|---|---|---|---|---|"
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$bare_port/v1/events" 1)
-  say "| bare libmicrohttpd (ceiling) | 1 | $r | $e | $p50 | $p99 | $bad |"
+  say "| bare libmicrohttpd (ceiling) | $conns | 1 | $r | $e | $p50 | $p99 | $bad |"
   ceiling=$r
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 1)
-  say "| ingest-api | 1 | $r | $e | $p50 | $p99 | $bad |"
+  say "| ingest-api | $conns | 1 | $r | $e | $p50 | $p99 | $bad |"
   single=$r
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 100)
-  say "| ingest-api | 100 | $r | $e | $p50 | $p99 | $bad |"
+  say "| ingest-api | $conns | 100 | $r | $e | $p50 | $p99 | $bad |"
+  read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 100 "$batch_conns")
+  say "| ingest-api | $batch_conns | 100 | $r | $e | $p50 | $p99 | $bad |"
   say ""
   say "single-event requests/s vs ceiling: $(awk -v a="$single" -v b="$ceiling" 'BEGIN{printf "%.0f%%", 100*a/b}')"
   say "ingest-api peak RSS (VmHWM): $(peak_rss_mib "$api_pid") MiB"

@@ -170,166 +170,169 @@ int tp_event__fail(tp_event_error *err, const char *prefix, const char *name, co
     return TP_EINVAL;
 }
 
-/* A string value with no embedded NUL (jansson strings may carry one when built with
- * json_stringn or parsed with JSON_ALLOW_NUL); NULL otherwise. */
-static const char *plain_string(const json_t *v)
+/* An id value (tenant_id, user_id) into out. */
+static int check_id(ev_val v, const char *field, char out[TP_ID_MAX + 1], tp_event_error *err)
 {
-    const char *s = json_string_value(v);
-    if (s && strlen(s) != json_string_length(v))
-        return NULL;
-    return s;
-}
-
-static int check_id(const json_t *v, const char *field, char out[TP_ID_MAX + 1], tp_event_error *err)
-{
-    if (!json_is_string(v))
+    size_t len;
+    if (tp_event__kind(v) != TP_JSON_STRING)
         return tp_event__fail(err, NULL, field, "must be a string");
-    const char *s = plain_string(v);
-    if (!s || !tp_id_valid(s))
+    if (!tp_event__string(v, out, TP_ID_MAX + 1, &len, NULL) || len > TP_ID_MAX || !tp_id_valid(out))
         return tp_event__fail(err, NULL, field, "must be an id: 1 to 64 characters of A-Z a-z 0-9 . _ -");
-    strcpy(out, s); /* length checked by tp_id_valid */
     return 0;
 }
 
-static const char *const envelope_keys[] = {"event_id", "type", "tenant_id", "user_id", "occurred_at",
-                                            "attributes"};
-#define N_ENVELOPE (sizeof envelope_keys / sizeof envelope_keys[0])
+enum { F_EVENT_ID, F_TYPE, F_TENANT_ID, F_USER_ID, F_OCCURRED_AT, F_ATTRIBUTES, F__COUNT };
+static const char *const envelope_keys[F__COUNT] = {"event_id", "type", "tenant_id", "user_id", "occurred_at",
+                                                    "attributes"};
+static const size_t envelope_lens[F__COUNT] = {8, 4, 9, 7, 11, 10};
 
-static int is_envelope_key(const char *k)
+/* The envelope's members by name, plus the first unknown key in document order. One pass over
+ * the object, whatever its source; duplicates cannot occur (jansson objects have none, and the
+ * text checker refuses them). */
+struct envelope {
+    ev_val f[F__COUNT];
+    char unknown[TP_ID_MAX];
+    int has_unknown, nul_key;
+};
+
+static void read_envelope(ev_val obj, struct envelope *e)
 {
-    for (size_t i = 0; i < N_ENVELOPE; i++)
-        if (strcmp(k, envelope_keys[i]) == 0)
-            return 1;
+    ev_iter it;
+    ev_val v;
+    char key[sizeof e->unknown];
+    size_t klen;
+    int nul;
+    memset(e, 0, sizeof *e);
+    tp_event__iter_init(&it, obj);
+    while (tp_event__iter_next(&it, key, sizeof key, &klen, &nul, &v)) {
+        if (nul) {
+            e->nul_key = 1;
+            continue;
+        }
+        int k = 0;
+        while (k < F__COUNT && !(klen == envelope_lens[k] && memcmp(key, envelope_keys[k], klen) == 0))
+            k++;
+        if (k < F__COUNT)
+            e->f[k] = v;
+        else if (!e->has_unknown) {
+            e->has_unknown = 1;
+            memcpy(e->unknown, key, sizeof key);
+        }
+    }
+}
+
+static int validate(ev_val obj, int64_t now_ms, tp_event *out, tp_event_error *err)
+{
+    tp_event_error scratch;
+    tp_event ev;
+    struct envelope e;
+    char s[72];
+    size_t len;
+    if (!err)
+        err = &scratch;
+    memset(&ev, 0, sizeof ev);
+
+    if (!tp_event__present(obj) || tp_event__kind(obj) != TP_JSON_OBJECT)
+        return tp_event__fail(err, NULL, "", "must be a JSON object");
+    read_envelope(obj, &e);
+
+    /* event_id — lower-cased so that the same UUID in another case is the same event. */
+    ev_val v = e.f[F_EVENT_ID];
+    if (!tp_event__present(v))
+        return tp_event__fail(err, NULL, "event_id", "is required");
+    if (!tp_event__string(v, s, sizeof s, &len, NULL) || len != TP_UUID_LEN || !tp_uuid_valid(s))
+        return tp_event__fail(err, NULL, "event_id", "must be a UUID (8-4-4-4-12 hex digits)");
+    for (int i = 0; i <= TP_UUID_LEN; i++)
+        ev.event_id[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] | 0x20 : s[i]);
+
+    /* type */
+    v = e.f[F_TYPE];
+    if (!tp_event__present(v))
+        return tp_event__fail(err, NULL, "type", "is required");
+    if (tp_event__kind(v) != TP_JSON_STRING)
+        return tp_event__fail(err, NULL, "type", "must be a string");
+    char quoted[65];
+    if (!tp_event__string(v, quoted, sizeof quoted, &len, NULL))
+        quoted[0] = '\0';
+    else if (len < sizeof quoted && tp_event_type_from_name(quoted, &ev.type) == 0)
+        goto type_ok;
+    return tp_event__fail(err, NULL, "type", "unknown event type '%s'", quoted);
+type_ok:
+
+    /* tenant_id */
+    v = e.f[F_TENANT_ID];
+    if (!tp_event__present(v))
+        return tp_event__fail(err, NULL, "tenant_id", "is required");
+    if (check_id(v, "tenant_id", ev.tenant_id, err))
+        return TP_EINVAL;
+
+    /* user_id: required for user-scoped types, absent or null for tenant-level ones. */
+    v = e.f[F_USER_ID];
+    int user_given = tp_event__present(v) && tp_event__kind(v) != TP_JSON_NULL;
+    if (tp_event_type_has_user(ev.type)) {
+        if (!user_given)
+            return tp_event__fail(err, NULL, "user_id", "is required for %s", types[ev.type].name);
+        if (check_id(v, "user_id", ev.user_id, err))
+            return TP_EINVAL;
+    } else if (user_given) {
+        return tp_event__fail(err, NULL, "user_id", "must be absent or null for %s", types[ev.type].name);
+    }
+
+    /* occurred_at */
+    v = e.f[F_OCCURRED_AT];
+    if (!tp_event__present(v))
+        return tp_event__fail(err, NULL, "occurred_at", "is required");
+    if (!tp_event__string(v, s, sizeof s, &len, NULL) || len >= sizeof s || tp_rfc3339_parse(s, &ev.occurred_at_ms) != 0)
+        return tp_event__fail(err, NULL, "occurred_at",
+                              "must be an RFC 3339 timestamp with Z or an offset, e.g. 2026-11-22T14:03:00Z");
+    if (ev.occurred_at_ms < OCCURRED_MIN_MS)
+        return tp_event__fail(err, NULL, "occurred_at", "is before 2000-01-01");
+    /* Written so that no now_ms, however odd, can overflow the sum. */
+    if (now_ms < INT64_MAX - TP_EVENT_MAX_FUTURE_MS && ev.occurred_at_ms > now_ms + TP_EVENT_MAX_FUTURE_MS)
+        return tp_event__fail(err, NULL, "occurred_at", "is more than 5 minutes in the future");
+
+    /* attributes */
+    if (tp_event__check_attributes(ev.type, e.f[F_ATTRIBUTES], err))
+        return TP_EINVAL;
+    ev.attributes = e.f[F_ATTRIBUTES].j;
+
+    if (e.has_unknown)
+        return tp_event__fail(err, NULL, e.unknown,
+                              "is not an envelope field (allowed: event_id, type, tenant_id, user_id, "
+                              "occurred_at, attributes)");
+    /* A key with an embedded NUL (possible in objects built with json_object_setn) could
+     * shadow a known name; refuse it rather than guess. */
+    if (e.nul_key)
+        return tp_event__fail(err, NULL, "", "has a key containing a NUL character");
+
+    if (out)
+        *out = ev;
     return 0;
 }
 
 int tp_event_validate(const json_t *obj, int64_t now_ms, tp_event *out, tp_event_error *err)
 {
-    tp_event_error scratch;
-    tp_event ev;
-    int rc = TP_EINVAL;
-    size_t known = 0;
-    if (!err)
-        err = &scratch;
-    memset(&ev, 0, sizeof ev);
+    return validate((ev_val){.j = obj}, now_ms, out, err);
+}
 
-    if (!json_is_object(obj)) {
-        tp_event__fail(err, NULL, "", "must be a JSON object");
-        goto out;
-    }
+int tp_event_validate_text(const char *json, size_t len, int64_t now_ms, tp_event *out, tp_event_error *err)
+{
+    if (!json || !len)
+        return validate((ev_val){0}, now_ms, out, err);
+    return validate((ev_val){.t = {json, len}}, now_ms, out, err);
+}
 
-    /* event_id — lower-cased so that the same UUID in another case is the same event. */
-    const json_t *v = json_object_get(obj, "event_id");
-    if (!v) {
-        tp_event__fail(err, NULL, "event_id", "is required");
-        goto out;
-    }
-    known++;
-    const char *s = json_is_string(v) ? plain_string(v) : NULL;
-    if (!s || !tp_uuid_valid(s)) {
-        tp_event__fail(err, NULL, "event_id", "must be a UUID (8-4-4-4-12 hex digits)");
-        goto out;
-    }
-    for (int i = 0; i <= TP_UUID_LEN; i++)
-        ev.event_id[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] | 0x20 : s[i]);
-
-    /* type */
-    v = json_object_get(obj, "type");
-    if (!v) {
-        tp_event__fail(err, NULL, "type", "is required");
-        goto out;
-    }
-    known++;
-    if (!json_is_string(v)) {
-        tp_event__fail(err, NULL, "type", "must be a string");
-        goto out;
-    }
-    s = plain_string(v);
-    if (!s || tp_event_type_from_name(s, &ev.type) != 0) {
-        char quoted[65];
-        tp_event__copy_utf8(quoted, sizeof quoted, s ? s : "");
-        tp_event__fail(err, NULL, "type", "unknown event type '%s'", quoted);
-        goto out;
-    }
-
-    /* tenant_id */
-    v = json_object_get(obj, "tenant_id");
-    if (!v) {
-        tp_event__fail(err, NULL, "tenant_id", "is required");
-        goto out;
-    }
-    known++;
-    if (check_id(v, "tenant_id", ev.tenant_id, err))
-        goto out;
-
-    /* user_id: required for user-scoped types, absent or null for tenant-level ones. */
-    v = json_object_get(obj, "user_id");
-    if (v)
-        known++;
-    if (tp_event_type_has_user(ev.type)) {
-        if (!v || json_is_null(v)) {
-            tp_event__fail(err, NULL, "user_id", "is required for %s", types[ev.type].name);
-            goto out;
-        }
-        if (check_id(v, "user_id", ev.user_id, err))
-            goto out;
-    } else if (v && !json_is_null(v)) {
-        tp_event__fail(err, NULL, "user_id", "must be absent or null for %s", types[ev.type].name);
-        goto out;
-    }
-
-    /* occurred_at */
-    v = json_object_get(obj, "occurred_at");
-    if (!v) {
-        tp_event__fail(err, NULL, "occurred_at", "is required");
-        goto out;
-    }
-    known++;
-    s = json_is_string(v) ? plain_string(v) : NULL;
-    if (!s || tp_rfc3339_parse(s, &ev.occurred_at_ms) != 0) {
-        tp_event__fail(err, NULL, "occurred_at",
-                       "must be an RFC 3339 timestamp with Z or an offset, e.g. 2026-11-22T14:03:00Z");
-        goto out;
-    }
-    if (ev.occurred_at_ms < OCCURRED_MIN_MS) {
-        tp_event__fail(err, NULL, "occurred_at", "is before 2000-01-01");
-        goto out;
-    }
-    /* Written so that no now_ms, however odd, can overflow the sum. */
-    if (now_ms < INT64_MAX - TP_EVENT_MAX_FUTURE_MS && ev.occurred_at_ms > now_ms + TP_EVENT_MAX_FUTURE_MS) {
-        tp_event__fail(err, NULL, "occurred_at", "is more than 5 minutes in the future");
-        goto out;
-    }
-
-    /* attributes */
-    v = json_object_get(obj, "attributes");
-    if (v)
-        known++;
-    if (tp_event__check_attributes(ev.type, v, err))
-        goto out;
-    ev.attributes = v;
-
-    /* Unknown envelope keys: only walk the object when the count says there is one. */
-    if (json_object_size(obj) > known) {
-        const char *key;
-        const json_t *val;
-        json_object_foreach((json_t *)obj, key, val) {
-            if (!is_envelope_key(key)) {
-                tp_event__fail(err, NULL, key,
-                               "is not an envelope field (allowed: event_id, type, tenant_id, user_id, "
-                               "occurred_at, attributes)");
-                goto out;
-            }
-        }
-        /* The count disagrees but every key looked known: a key with an embedded NUL
-         * (possible in objects built with json_object_setn) shadows a known name. */
-        tp_event__fail(err, NULL, "", "has a key containing a NUL character");
-        goto out;
-    }
-
-    if (out)
-        *out = ev;
-    rc = 0;
-out:
-    return rc;
+size_t tp_event_text_tenant(const char *json, size_t len, char *out, size_t cap)
+{
+    ev_val obj = {.t = {json, len}};
+    struct envelope e;
+    size_t n = 0;
+    if (cap)
+        out[0] = '\0';
+    if (!json || !len || tp_event__kind(obj) != TP_JSON_OBJECT)
+        return 0;
+    read_envelope(obj, &e);
+    if (!tp_event__string(e.f[F_TENANT_ID], out, cap, &n, NULL))
+        return 0;
+    return n;
 }

@@ -91,70 +91,42 @@ static const type_spec catalog[TP_EV__COUNT] = {
     [TP_EV_JOB_CANCELLED] = {ROWS(job_cancelled), .any_required = 1},
 };
 
-/* Code points in a valid UTF-8 string (jansson guarantees validity): count lead bytes. */
-static size_t utf8_len(const char *s)
+static int check_value(const attr_spec *a, ev_val v, tp_event_error *err)
 {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-/* A string value without an embedded NUL; NULL if v is not one. */
-static const char *plain_string(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    if (s && strlen(s) != json_string_length(v))
-        return NULL;
-    return s;
-}
-
-static int check_value(const attr_spec *a, const json_t *v, tp_event_error *err)
-{
-    const char *s;
+    char s[TP_ID_MAX + 1];
+    size_t len, cps;
     switch (a->kind) {
     case K_STRING:
-        s = plain_string(v);
-        if (!s) {
+        if (!tp_event__string(v, NULL, 0, &len, &cps) || (int64_t)cps < a->lo || (int64_t)cps > a->hi)
             return tp_event__fail(err, "attributes.", a->name, "must be a string of %lld to %lld characters",
                                   (long long)a->lo, (long long)a->hi);
-        }
-        size_t len = utf8_len(s);
-        if ((int64_t)len < a->lo || (int64_t)len > a->hi) {
-            return tp_event__fail(err, "attributes.", a->name, "must be a string of %lld to %lld characters",
-                                  (long long)a->lo, (long long)a->hi);
-        }
         return 0;
     case K_ENUM:
-        s = plain_string(v);
-        if (s) {
+        if (tp_event__string(v, s, sizeof s, &len, NULL) && len < sizeof s) {
             for (const char *const *e = a->values; *e; e++)
                 if (strcmp(s, *e) == 0)
                     return 0;
         }
         return tp_event__fail(err, "attributes.", a->name, "must be one of %s", a->values_text);
     case K_ID:
-        s = plain_string(v);
-        if (!s || !tp_id_valid(s))
+        if (!tp_event__string(v, s, sizeof s, &len, NULL) || len > TP_ID_MAX || !tp_id_valid(s))
             return tp_event__fail(err, "attributes.", a->name,
                                   "must be an id: 1 to 64 characters of A-Z a-z 0-9 . _ -");
         return 0;
     case K_NUMBER: {
-        if (!json_is_number(v))
-            return tp_event__fail(err, "attributes.", a->name, "must be a number between %.15g and %.15g",
-                                  a->dlo, a->dhi);
-        double d = json_number_value(v);
-        if (!(d >= a->dlo && d <= a->dhi)) /* written this way so NaN fails too */
+        tp_json_kind k = tp_event__kind(v);
+        double d = k == TP_JSON_INTEGER || k == TP_JSON_REAL ? tp_event__number(v) : 0.0 / 0.0;
+        if (!(d >= a->dlo && d <= a->dhi)) /* written this way so NaN (and a non-number) fails */
             return tp_event__fail(err, "attributes.", a->name, "must be a number between %.15g and %.15g",
                                   a->dlo, a->dhi);
         return 0;
     }
     case K_INTEGER: {
         /* Only JSON integers: 3.0 is a real to every consumer that reads it as one. */
-        if (!json_is_integer(v))
+        if (tp_event__kind(v) != TP_JSON_INTEGER)
             return tp_event__fail(err, "attributes.", a->name, "must be an integer between %lld and %lld",
                                   (long long)a->lo, (long long)a->hi);
-        json_int_t i = json_integer_value(v);
+        long long i = tp_event__integer(v);
         if (i < a->lo || i > a->hi)
             return tp_event__fail(err, "attributes.", a->name, "must be an integer between %lld and %lld",
                                   (long long)a->lo, (long long)a->hi);
@@ -164,51 +136,64 @@ static int check_value(const attr_spec *a, const json_t *v, tp_event_error *err)
     return tp_event__fail(err, "attributes.", a->name, "has an unknown kind");
 }
 
-static int known_name(const type_spec *t, const char *key)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        if (strcmp(key, t->attrs[i].name) == 0)
-            return 1;
-    return 0;
-}
+#define MAX_ATTRS 8 /* the most any type has (tenant.created: 4) */
+_Static_assert(sizeof tenant_created / sizeof tenant_created[0] <= MAX_ATTRS, "MAX_ATTRS too small");
+_Static_assert(sizeof tenant_updated / sizeof tenant_updated[0] <= MAX_ATTRS, "MAX_ATTRS too small");
 
-int tp_event__check_attributes(tp_event_type type, const json_t *attrs, tp_event_error *err)
+int tp_event__check_attributes(tp_event_type type, ev_val attrs, tp_event_error *err)
 {
     if ((unsigned)type >= TP_EV__COUNT)
         return tp_event__fail(err, NULL, "type", "unknown event type");
     const type_spec *t = &catalog[type];
     const char *tname = tp_event_type_name(type);
 
-    if (!attrs) {
+    if (!tp_event__present(attrs)) {
         if (t->any_required)
             return tp_event__fail(err, NULL, "attributes", "is required for %s", tname);
         return 0;
     }
-    if (!json_is_object(attrs))
+    if (tp_event__kind(attrs) != TP_JSON_OBJECT)
         return tp_event__fail(err, NULL, "attributes", "must be an object");
+
+    /* One pass puts each member in its catalog slot and remembers the first unknown key. */
+    ev_val slot[MAX_ATTRS] = {0}, v;
+    char key[TP_ID_MAX], unknown[TP_ID_MAX];
+    size_t klen;
+    int nul, has_unknown = 0, nul_key = 0;
+    ev_iter it;
+    tp_event__iter_init(&it, attrs);
+    while (tp_event__iter_next(&it, key, sizeof key, &klen, &nul, &v)) {
+        unsigned i = 0;
+        if (nul) {
+            nul_key = 1;
+            continue;
+        }
+        while (i < t->n && !(klen < sizeof key && strcmp(key, t->attrs[i].name) == 0))
+            i++;
+        if (i < t->n)
+            slot[i] = v;
+        else if (!has_unknown) {
+            has_unknown = 1;
+            memcpy(unknown, key, sizeof key);
+        }
+    }
 
     size_t present = 0;
     for (unsigned i = 0; i < t->n; i++) {
         const attr_spec *a = &t->attrs[i];
-        const json_t *v = json_object_get(attrs, a->name);
-        if (!v) {
+        if (!tp_event__present(slot[i])) {
             if (a->required)
                 return tp_event__fail(err, "attributes.", a->name, "is required for %s", tname);
             continue;
         }
         present++;
-        if (check_value(a, v, err))
+        if (check_value(a, slot[i], err))
             return TP_EINVAL;
     }
-    if (json_object_size(attrs) > present) {
-        const char *key;
-        const json_t *val;
-        json_object_foreach((json_t *)attrs, key, val) {
-            if (!known_name(t, key))
-                return tp_event__fail(err, "attributes.", key, "is not an attribute of %s", tname);
-        }
+    if (has_unknown)
+        return tp_event__fail(err, "attributes.", unknown, "is not an attribute of %s", tname);
+    if (nul_key)
         return tp_event__fail(err, NULL, "attributes", "has a key containing a NUL character");
-    }
     /* After the unknown-key check: for {"plna": "free"} the misspelling is the better answer. */
     if (t->need_one && present == 0)
         return tp_event__fail(err, NULL, "attributes", "must contain at least one of %s", t->one_of_text);

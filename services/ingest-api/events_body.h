@@ -3,25 +3,28 @@
  *
  * A JSON body is one object (a batch of one) or an array of them. An NDJSON body holds one
  * JSON value per line; lines of only whitespace are skipped, "\r\n" endings are accepted, and
- * a line that is not JSON becomes an item with v == NULL and a message naming the byte offset
- * in the whole body (the request goes on with the other lines). */
+ * a line that is not JSON becomes an item with raw == NULL and a message naming the byte
+ * offset in the whole body (the request goes on with the other lines).
+ *
+ * The body is checked by tp_jscan (tp/jscan.h), which accepts exactly what jansson accepts but
+ * builds no tree: items are byte spans of checked JSON, validated in place with
+ * tp_event_validate_text. Offsets name the first byte that cannot be part of valid JSON. */
 #ifndef TP_EVENTS_BODY_H
 #define TP_EVENTS_BODY_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 struct body_item {
-    json_t *v;        /* borrowed from batch->root; NULL for an NDJSON line that is not JSON */
-    const char *raw;  /* the event's bytes as sent, inside the body (not NUL-terminated),
-                         without surrounding whitespace; set whenever v is */
+    const char *raw;  /* one checked JSON value: the event's bytes as sent, inside the body (not
+                         NUL-terminated), without surrounding whitespace; NULL for an NDJSON
+                         line that is not JSON */
     size_t raw_len;
-    char error[160];  /* why v is NULL */
+    int spaced;       /* raw holds whitespace outside strings (body_item_compact squeezes it) */
+    char error[160];  /* why raw is NULL */
 };
 
 struct body_batch {
-    json_t *root;     /* owns every item's value */
-    struct body_item *items;
+    struct body_item *items; /* owned; the spans borrow the body */
     size_t n;
 };
 
@@ -29,8 +32,7 @@ enum body_status {
     BODY_OK = 0,
     BODY_MALFORMED, /* the JSON body does not parse: error_offset, error */
     BODY_EMPTY,     /* no event at all */
-    BODY_TOO_MANY,  /* more than max_events, or more than 64 * max_events JSON values: found by a
-                       scan before anything is parsed, so a hostile body costs no memory */
+    BODY_TOO_MANY,  /* more than max_events: the walk stops at the first one too many */
     BODY_NOMEM,
 };
 

@@ -4,22 +4,26 @@
 #include <string.h>
 
 #include "events_body.h"
+#include "tp/jscan.h"
 
-/* Duplicate keys are refused: the event we validate must be exactly the one we store, and a
- * reader downstream that kept the other duplicate would see a different event. */
-#define BODY_JSON_FLAGS JSON_REJECT_DUPLICATES
+/* Duplicate keys are refused (tp_jscan does, in every object): the event we validate must be
+ * exactly the one we store, and a reader downstream that kept the other duplicate would see a
+ * different event. Checking allocates nothing per value, so a body's cost is bounded by its
+ * 1 MiB size; only the event count needs a limit, and the walk stops at the first event past
+ * it. */
 
-/* jansson turns two bytes of "{}" into ~200 bytes of object, so a 1 MiB body could cost
- * ~70 MiB before the event count is even known. A scan first counts what parsing would
- * build: top-level elements (events) and JSON values (containers plus commas, an upper bound
- * of scalars). A valid event holds about 10 values; BODY_VALUES_PER_EVENT leaves room for
- * invalid ones that should still get their per-event error. */
-#define BODY_VALUES_PER_EVENT 64
+void body_batch_free(struct body_batch *b)
+{
+    if (!b)
+        return;
+    free(b->items);
+    memset(b, 0, sizeof *b);
+}
 
-struct body_shape {
-    size_t events; /* top-level array elements (JSON), non-blank lines (NDJSON) */
-    size_t values; /* containers + commas outside strings */
-};
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* Where a scan is relative to JSON strings. */
 struct str_state {
@@ -42,112 +46,12 @@ static int str_step(struct str_state *st, char c)
     return st->in;
 }
 
-/* Strings cannot span lines in JSON, so an NDJSON line always starts outside a string: a
- * line that is not JSON does not hide the structure of the next. */
-static void body_scan(const char *p, size_t len, int ndjson, struct body_shape *sh)
-{
-    struct str_state str = {0, 0};
-    int line_blank = 1;
-    size_t depth = 0;
-    int top_array = 0;
-    sh->events = sh->values = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (ndjson && c == '\n') {
-            str.in = str.esc = 0;
-            depth = 0;
-            line_blank = 1;
-            continue;
-        }
-        if (ndjson && line_blank && c != ' ' && c != '\t' && c != '\r') {
-            line_blank = 0;
-            sh->events++;
-        }
-        if (str_step(&str, c))
-            continue;
-        switch (c) {
-        case '{':
-        case '[':
-            if (!ndjson && depth == 0 && c == '[' && sh->values == 0)
-                top_array = 1;
-            if (!ndjson && depth == 1 && top_array && sh->events == 0)
-                sh->events = 1;
-            depth++;
-            sh->values++;
-            break;
-        case '}':
-        case ']':
-            if (depth)
-                depth--;
-            break;
-        case ',':
-            sh->values++;
-            if (!ndjson && depth == 1 && top_array)
-                sh->events++;
-            break;
-        default:
-            if (!ndjson && depth == 1 && top_array && sh->events == 0 && c != ' ' && c != '\t' && c != '\r' &&
-                c != '\n')
-                sh->events = 1; /* a scalar first element */
-            break;
-        }
-    }
-    if (!ndjson && !top_array)
-        sh->events = 1;
-}
-
-void body_batch_free(struct body_batch *b)
-{
-    if (!b)
-        return;
-    json_decref(b->root);
-    free(b->items);
-    memset(b, 0, sizeof *b);
-}
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void trim(const char *p, size_t n, const char **out, size_t *out_len)
-{
-    while (n && is_ws(*p))
-        p++, n--;
-    while (n && is_ws(p[n - 1]))
-        n--;
-    *out = p;
-    *out_len = n;
-}
-
-/* The byte span of each element of a top-level array that jansson has already accepted, so
- * the scan can trust the syntax. Returns how many spans it found. */
-static size_t array_spans(const char *p, size_t len, struct body_item *items, size_t n)
-{
-    size_t i = 0, depth = 0, start = 0;
-    struct str_state str = {0, 0};
-    for (size_t k = 0; k < len && i < n; k++) {
-        char c = p[k];
-        if (str_step(&str, c))
-            continue;
-        if (c == '[' || c == '{') {
-            if (++depth == 1)
-                start = k + 1;
-        } else if (c == ']' || c == '}' || c == ',') {
-            if (depth == 1 && c != '}') {
-                trim(p + start, k - start, &items[i].raw, &items[i].raw_len);
-                i++;
-                start = k + 1;
-            }
-            if (c != ',')
-                depth--;
-        }
-    }
-    return i;
-}
-
 size_t body_item_compact(const struct body_item *it, char *out)
 {
+    if (!it->spaced) {
+        memcpy(out, it->raw, it->raw_len);
+        return it->raw_len;
+    }
     size_t o = 0;
     struct str_state str = {0, 0};
     for (size_t k = 0; k < it->raw_len; k++) {
@@ -158,44 +62,89 @@ size_t body_item_compact(const struct body_item *it, char *out)
     return o;
 }
 
-static enum body_status parse_json(const char *body, size_t len, size_t max_events, struct body_batch *out,
-                                   struct body_error *err)
+/* Room for one more item (doubling from 8; a batch of one needs no more). */
+static int add_item(struct body_batch *b, size_t *cap)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, BODY_JSON_FLAGS, &jerr);
-    if (!root) {
-        err->offset = jerr.position < 0 ? 0 : (size_t)jerr.position;
-        snprintf(err->message, sizeof err->message, "%s", jerr.text);
-        return BODY_MALFORMED;
+    if (b->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        struct body_item *items = realloc(b->items, ncap * sizeof *items);
+        if (!items)
+            return -1;
+        b->items = items;
+        *cap = ncap;
     }
-    size_t n = json_is_array(root) ? json_array_size(root) : 1;
-    if (n == 0) {
-        json_decref(root);
-        return BODY_EMPTY;
-    }
-    if (n > max_events) {
-        json_decref(root);
-        return BODY_TOO_MANY;
-    }
-    out->items = calloc(n, sizeof *out->items);
-    if (!out->items) {
-        json_decref(root);
+    memset(&b->items[b->n], 0, sizeof b->items[0]);
+    b->n++;
+    return 0;
+}
+
+static enum body_status malformed(struct body_error *err, size_t off, const char *msg)
+{
+    err->offset = off;
+    snprintf(err->message, sizeof err->message, "%s", msg);
+    return BODY_MALFORMED;
+}
+
+/* One value at *pos into a new item. */
+static enum body_status take_value(tp_jscan *js, const char *body, size_t len, size_t *pos, int top,
+                                   struct body_batch *out, size_t *cap, struct body_error *err)
+{
+    tp_jscan_error jerr;
+    size_t start = tp_jscan_skip_ws(body, len, *pos);
+    int rc = tp_jscan_value(js, body, len, pos, top, &jerr);
+    if (rc == TP_ENOMEM)
         return BODY_NOMEM;
-    }
-    out->root = root;
-    out->n = n;
-    if (json_is_array(root)) {
-        for (size_t i = 0; i < n; i++)
-            out->items[i].v = json_array_get(root, i);
-        if (array_spans(body, len, out->items, n) != n) {
-            body_batch_free(out); /* cannot happen for a body jansson accepted */
-            return BODY_NOMEM;
-        }
-    } else {
-        out->items[0].v = root;
-        trim(body, len, &out->items[0].raw, &out->items[0].raw_len);
-    }
+    if (rc)
+        return malformed(err, jerr.offset, jerr.message);
+    if (add_item(out, cap))
+        return BODY_NOMEM;
+    struct body_item *it = &out->items[out->n - 1];
+    it->raw = body + start;
+    it->raw_len = *pos - start;
+    it->spaced = js->ws > 0;
     return BODY_OK;
+}
+
+/* A JSON body: one object, or an array whose elements are walked one by one (so each element's
+ * span comes from the check itself, and a 501st element stops the walk). */
+static enum body_status walk_json(tp_jscan *js, const char *body, size_t len, size_t max_events,
+                                  struct body_batch *out, struct body_error *err)
+{
+    size_t cap = 0, pos = tp_jscan_skip_ws(body, len, 0);
+    enum body_status st;
+    if (pos >= len || (body[pos] != '[' && body[pos] != '{'))
+        return malformed(err, pos, "'[' or '{' expected");
+    if (body[pos] == '{') {
+        if ((st = take_value(js, body, len, &pos, 1, out, &cap, err)) != BODY_OK)
+            return st;
+    } else {
+        js->base_depth = 1; /* elements sit inside the array, as jansson counts depth */
+        pos = tp_jscan_skip_ws(body, len, pos + 1);
+        if (pos < len && body[pos] == ']') {
+            pos++;
+        } else {
+            for (;;) {
+                if (out->n == max_events)
+                    return BODY_TOO_MANY;
+                if ((st = take_value(js, body, len, &pos, 0, out, &cap, err)) != BODY_OK)
+                    return st;
+                pos = tp_jscan_skip_ws(body, len, pos);
+                if (pos < len && body[pos] == ',') {
+                    pos++;
+                    continue;
+                }
+                if (pos < len && body[pos] == ']') {
+                    pos++;
+                    break;
+                }
+                return malformed(err, pos, "',' or ']' expected");
+            }
+        }
+    }
+    pos = tp_jscan_skip_ws(body, len, pos);
+    if (pos < len)
+        return malformed(err, pos, "end of input expected after the JSON value");
+    return out->n ? BODY_OK : BODY_EMPTY;
 }
 
 static int blank(const char *p, size_t n)
@@ -206,78 +155,60 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
-static enum body_status parse_ndjson(const char *body, size_t len, size_t max_events, struct body_batch *out)
+/* NDJSON: any JSON value is accepted on a line (a line that is JSON but no object is then
+ * rejected by validation like any other non-object event); a line that is not JSON becomes an
+ * error item and the others go on. */
+static enum body_status walk_ndjson(tp_jscan *js, const char *body, size_t len, size_t max_events,
+                                    struct body_batch *out)
 {
-    size_t cap = 0, n = 0;
-    json_t *root = json_array();
-    if (!root)
-        return BODY_NOMEM;
-    size_t pos = 0;
+    size_t cap = 0, pos = 0;
     while (pos < len) {
         const char *nl = memchr(body + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - body) : len;
-        size_t llen = end - pos;
-        const char *line = body + pos;
         size_t start = pos;
         pos = end + 1;
-        if (blank(line, llen))
+        if (blank(body + start, end - start))
             continue;
-        if (n == max_events) {
-            free(out->items);
-            out->items = NULL;
-            json_decref(root);
+        if (out->n == max_events)
             return BODY_TOO_MANY;
+        if (add_item(out, &cap))
+            return BODY_NOMEM;
+        struct body_item *it = &out->items[out->n - 1];
+        tp_jscan_error jerr;
+        size_t vpos = 0, llen = end - start;
+        const char *line = body + start;
+        size_t vstart = tp_jscan_skip_ws(line, llen, 0);
+        int rc = tp_jscan_value(js, line, llen, &vpos, 0, &jerr);
+        if (rc == TP_ENOMEM)
+            return BODY_NOMEM;
+        if (rc == 0 && tp_jscan_skip_ws(line, llen, vpos) < llen) {
+            jerr.offset = tp_jscan_skip_ws(line, llen, vpos);
+            snprintf(jerr.message, sizeof jerr.message, "end of line expected after the JSON value");
+            rc = TP_EINVAL;
         }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct body_item *items = realloc(out->items, ncap * sizeof *items);
-            if (!items)
-                goto nomem;
-            out->items = items;
-            cap = ncap;
-        }
-        struct body_item *it = &out->items[n++];
-        memset(it, 0, sizeof *it);
-        json_error_t jerr;
-        /* Any JSON value parses here; a line that is JSON but no object is then rejected by
-         * validation like any other non-object event. */
-        json_t *v = json_loadb(line, llen, BODY_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
-        if (!v) {
-            size_t off = start + (jerr.position < 0 ? 0 : (size_t)jerr.position);
-            snprintf(it->error, sizeof it->error, "is not JSON (byte offset %zu: %.100s)", off, jerr.text);
+        if (rc) {
+            snprintf(it->error, sizeof it->error, "is not JSON (byte offset %zu: %.100s)", start + jerr.offset,
+                     jerr.message);
             continue;
         }
-        if (json_array_append_new(root, v) != 0)
-            goto nomem;
-        it->v = v; /* the array holds the reference */
-        trim(line, llen, &it->raw, &it->raw_len);
+        it->raw = line + vstart;
+        it->raw_len = vpos - vstart;
+        it->spaced = js->ws > 0;
     }
-    if (n == 0) {
-        json_decref(root);
-        free(out->items);
-        out->items = NULL;
-        return BODY_EMPTY;
-    }
-    out->root = root;
-    out->n = n;
-    return BODY_OK;
-nomem:
-    free(out->items);
-    out->items = NULL;
-    json_decref(root);
-    return BODY_NOMEM;
+    return out->n ? BODY_OK : BODY_EMPTY;
 }
 
 enum body_status body_parse(const char *body, size_t len, int ndjson, size_t max_events, struct body_batch *out,
                             struct body_error *err)
 {
-    struct body_shape sh;
+    tp_jscan js;
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
-    body_scan(body, len, ndjson, &sh);
-    /* Counts may over-estimate for a body that would not parse; such a body is refused as
-     * too large rather than malformed, which is still the truth about its size. */
-    if (sh.events > max_events || sh.values > BODY_VALUES_PER_EVENT * (max_events ? max_events : 1))
-        return BODY_TOO_MANY;
-    return ndjson ? parse_ndjson(body, len, max_events, out) : parse_json(body, len, max_events, out, err);
+    tp_jscan_init(&js);
+    enum body_status st =
+        ndjson ? walk_ndjson(&js, body, len, max_events, out) : walk_json(&js, body, len, max_events, out, err);
+    tp_jscan_done(&js);
+    if (st != BODY_OK)
+        body_batch_free(out);
+    return st;
 }

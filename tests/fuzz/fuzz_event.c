@@ -1,20 +1,22 @@
-/* fuzz_event.c — libFuzzer harness for the event catalog (tp_event_validate, partition keys,
- * tp_rfc3339_parse/format).
+/* fuzz_event.c — libFuzzer harness for the event catalog (tp_event_validate and
+ * tp_event_validate_text, partition keys, tp_rfc3339_parse/format).
  *
- * Not wired into CMake (needs clang's -fsanitize=fuzzer). Build and run by hand:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I common/include \
- *     -I common/src common/src/event*.c common/src/err.c tests/fuzz/fuzz_event.c -ljansson -o /tmp/fuzz_event
- *   /tmp/fuzz_event -max_total_time=60 tests/data/events/valid tests/data/events/invalid
+ * clang + cmake -DTP_FUZZ=ON builds it as a libFuzzer target:
+ *   ./fuzz_event -max_total_time=60 tests/data/events/valid tests/data/events/invalid
+ * otherwise ctest replays tests/data/event* through it.
  *
  * Besides crashes and sanitizer reports it checks the module's promises: a rejection always
  * names a field and a message that are valid UTF-8 (ingest quotes them in JSON), an accepted
- * event has valid ids and a partition key that fits TP_PARTITION_KEY_MAX, and every
- * timestamp the parser accepts survives format → parse at millisecond precision. */
+ * event has valid ids and a partition key that fits TP_PARTITION_KEY_MAX, the text path
+ * (tp_jscan + tp_event_validate_text) agrees with jansson on what is JSON and with the tree
+ * path on every verdict, and every timestamp the parser accepts survives format → parse at
+ * millisecond precision. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tp/event.h"
+#include "tp/jscan.h"
 
 #define NOW_MS 1795359600000LL /* 2026-11-22T15:00:00Z */
 #define MS_MIN (-62167219200000LL)
@@ -59,6 +61,45 @@ static void fuzz_validate(const uint8_t *data, size_t size)
     json_decref(obj);
 }
 
+/* The text path must agree with jansson on what is JSON, and with the tree path on the verdict,
+ * field, message and event. */
+static void fuzz_text_agrees(const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data;
+    json_t *obj = json_loadb(s, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    tp_jscan js;
+    tp_jscan_error jerr;
+    size_t pos = 0;
+    tp_jscan_init(&js);
+    int rc = tp_jscan_value(&js, s, size, &pos, 0, &jerr);
+    tp_jscan_done(&js);
+    if (rc == 0 && tp_jscan_skip_ws(s, size, pos) != size)
+        rc = TP_EINVAL;
+    /* jansson skips a NUL byte that follows a number or a literal ("[3\0]" reads as [3]); the
+     * checker refuses every NUL, which is the safe side. */
+    if (rc == 0 && !obj)
+        abort();
+    if (rc == TP_EINVAL && obj && !memchr(s, '\0', size))
+        abort();
+    if (obj && rc == 0) {
+        tp_event a, b;
+        tp_event_error ea, eb;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        memset(&ea, 0, sizeof ea);
+        memset(&eb, 0, sizeof eb);
+        size_t start = tp_jscan_skip_ws(s, size, 0);
+        int ra = tp_event_validate(obj, NOW_MS, &a, &ea);
+        int rb = tp_event_validate_text(s + start, pos - start, NOW_MS, &b, &eb);
+        if (ra != rb || strcmp(ea.field, eb.field) || strcmp(ea.message, eb.message))
+            abort();
+        if (ra == 0 && (a.type != b.type || strcmp(a.event_id, b.event_id) || strcmp(a.tenant_id, b.tenant_id) ||
+                        strcmp(a.user_id, b.user_id) || a.occurred_at_ms != b.occurred_at_ms))
+            abort();
+    }
+    json_decref(obj);
+}
+
 static void fuzz_time(const uint8_t *data, size_t size)
 {
     char buf[64];
@@ -86,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_validate(data, size);
+    fuzz_text_agrees(data, size);
     fuzz_time(data, size);
     return 0;
 }

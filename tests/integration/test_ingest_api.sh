@@ -199,7 +199,7 @@ mj0="$(metric tp_ingest_events_rejected_total 'reason="malformed_json"')"
 post_json '[{"event_id": 1}, {oops}]'
 expect_status 400 "malformed JSON"
 expect_jq .error '"malformed_json"' "malformed error code"
-expect_jq .offset 23 "offset: where the parser stopped, just past 'oops'"
+expect_jq .offset 19 "offset: the first byte that cannot be JSON (the o of oops)"
 post_json '{"a": 1, "a": 2}'
 expect_status 400 "duplicate keys"
 expect_jq .error '"malformed_json"' "duplicate keys are malformed"
@@ -213,7 +213,7 @@ post_ndjson "$TMP/bad.ndjson"
 expect_status 202 "NDJSON with a bad line keeps the others"
 expect_jq .accepted 2 "2 accepted"
 expect_jq '[.rejected[] | [.index, .field, .error]]' '[[1,"","invalid_event"]]' "bad line rejected as an invalid event"
-want_off=$((LINE1_LEN + 17)) # the line starts after line 1 and its newline; 'nope' ends at 17
+want_off=$((LINE1_LEN + 13)) # the line starts after line 1 and its newline; 'nope' starts at 13
 expect_jq ".rejected[0].message | contains(\"byte offset $want_off\")" true "message names the offset in the whole body"
 
 echo "== empty"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tp/event.h"
+#include "tp/jscan.h"
 
 /* 2026-11-22T15:00:00Z: the receiver's clock in every table case. */
 #define NOW_MS 1795359600000LL
@@ -215,6 +216,34 @@ static json_t *parse_quoted(const char *lit)
     return j;
 }
 
+/* The text path (tp_event_validate_text over tp_jscan-checked bytes) must give the same
+ * verdict, field, message and event as the jansson path for the same text. */
+static void check_text_agrees(const char *lit, size_t i, int rc, const tp_event *ev, const tp_event_error *err)
+{
+    size_t n = strlen(lit), pos = 0;
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    for (size_t k = 0; k <= n; k++)
+        buf[k] = lit[k] == '\'' ? '"' : lit[k];
+    tp_jscan js;
+    tp_jscan_error jerr;
+    tp_jscan_init(&js);
+    if (tp_jscan_value(&js, buf, n, &pos, 0, &jerr) != 0)
+        fail_msg("case %zu: jscan refuses what jansson read: %s", i, jerr.message);
+    tp_jscan_done(&js);
+    tp_event tev;
+    tp_event_error terr = {{0}, {0}};
+    memset(&tev, 0, sizeof tev);
+    int trc = tp_event_validate_text(buf, n, NOW_MS, &tev, &terr);
+    if (trc != rc || strcmp(terr.field, err->field) != 0 || strcmp(terr.message, err->message) != 0)
+        fail_msg("case %zu: text path says %d %s: %s; tree path %d %s: %s", i, trc, terr.field, terr.message, rc,
+                 err->field, err->message);
+    if (rc == 0 && (tev.type != ev->type || strcmp(tev.event_id, ev->event_id) || strcmp(tev.tenant_id, ev->tenant_id) ||
+                    strcmp(tev.user_id, ev->user_id) || tev.occurred_at_ms != ev->occurred_at_ms || tev.attributes))
+        fail_msg("case %zu: text path filled a different event", i);
+    free(buf);
+}
+
 static void test_catalog_table(void **state)
 {
     (void)state;
@@ -238,6 +267,7 @@ static void test_catalog_table(void **state)
                 fail_msg("case %zu: message '%s' lacks '%s'", i, err.message, c->msg);
             assert_true(strlen(err.message) > 0);
         }
+        check_text_agrees(c->json, i, rc, &ev, &err);
         json_decref(j);
     }
 }

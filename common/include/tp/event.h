@@ -56,8 +56,8 @@ typedef enum {
 } tp_event_type;
 
 /* A validated event. Strings are copies inside the struct; attributes is borrowed from the
- * json_t the event was validated from (valid while that object lives). event_id is
- * lower-cased, so it can be compared byte-wise for de-duplication. */
+ * json_t the event was validated from (valid while that object lives; NULL when validated
+ * from text). event_id is lower-cased, so it can be compared byte-wise for de-duplication. */
 typedef struct tp_event {
     tp_event_type type;
     char event_id[TP_UUID_LEN + 1];
@@ -89,6 +89,16 @@ int tp_event_type_has_user(tp_event_type t);
  * occurred_at, attributes (known keys in catalog order, then unknown ones), then unknown
  * envelope keys. field and message are valid UTF-8 (cut at a character boundary). */
 int tp_event_validate(const json_t *obj, int64_t now_ms, tp_event *out, tp_event_error *err) TP_MUSTCHECK;
+/* The same rules (one implementation) applied to the text of one JSON value that
+ * tp_jscan_value accepted (tp/jscan.h), without building a tree: the ingest hot path. Gives
+ * exactly the result tp_event_validate gives for that text parsed by jansson, except that
+ * out->attributes is NULL. json must not be used unchecked. */
+int tp_event_validate_text(const char *json, size_t len, int64_t now_ms, tp_event *out,
+                           tp_event_error *err) TP_MUSTCHECK;
+/* The tenant_id string of a checked event text, whatever else is wrong with it, decoded into
+ * out (cap bytes, NUL-terminated, cut if longer). Returns its full length in bytes, 0 when the
+ * text is no object or has no tenant_id string. For authorising before validating. */
+size_t tp_event_text_tenant(const char *json, size_t len, char *out, size_t cap);
 
 /* The Kinesis partition key: "tenant_id:user_id" for events with a user, "tenant_id" otherwise.
  * Keeps one user's events in order on one shard while a big tenant's users spread across
