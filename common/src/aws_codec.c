@@ -1,5 +1,6 @@
 /* aws_codec.c — the encodings AWS wire formats need: RFC 3986 URI encoding (SigV4 canonical
  * form), base64 (Kinesis record data) and the little XML S3 answers with (see aws.h). */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +45,29 @@ static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 /* Encode into o, which has room for (len + 2) / 3 * 4 bytes; no NUL. Returns the length.
  * Not in aws.h (not ours to change): declared in kinesis_internal.h, whose PutRecords writes
  * record data straight into its request body with it. */
+/* Every 12-bit value as its two base64 characters: two lookups per 3 bytes instead of four.
+ * Every event ingest-api stores goes through here (PutRecords carries data as base64). */
+static char b64_pairs[4096][2];
+static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void b64_pairs_init(void)
+{
+    for (int v = 0; v < 4096; v++) {
+        b64_pairs[v][0] = b64_alphabet[v >> 6];
+        b64_pairs[v][1] = b64_alphabet[v & 63];
+    }
+}
+
 size_t tp_aws__base64_encode_to(const void *data, size_t len, char *o)
 {
     const unsigned char *p = data;
     size_t j = 0, i = 0;
+    pthread_once(&b64_pairs_once, b64_pairs_init);
     for (; i + 2 < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        o[j++] = b64_alphabet[v >> 18];
-        o[j++] = b64_alphabet[(v >> 12) & 63];
-        o[j++] = b64_alphabet[(v >> 6) & 63];
-        o[j++] = b64_alphabet[v & 63];
+        memcpy(o + j, b64_pairs[v >> 12], 2);
+        memcpy(o + j + 2, b64_pairs[v & 4095], 2);
+        j += 4;
     }
     if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
