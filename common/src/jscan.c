@@ -3,7 +3,6 @@
  * Iterative, so a hostile nesting depth costs scratch entries, not C stack. Each rule below
  * mirrors one of jansson's (load.c): the checker must never accept a text jansson refuses,
  * or an event acknowledged by ingest-api could be unreadable downstream. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,27 +171,6 @@ static int scan_string(const char *s, size_t len, size_t *pos, int *escaped, tp_
     }
 }
 
-/* The number's text NUL-terminated, for strtoll / strtod; heap only for very long ones. */
-static int convert(const char *s, size_t n, int real, int *overflow)
-{
-    char stack[128], *buf = stack;
-    if (n >= sizeof stack && !(buf = malloc(n + 1)))
-        return TP_ENOMEM;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    errno = 0;
-    if (real) {
-        double d = strtod(buf, NULL);
-        *overflow = errno == ERANGE && (d > 1.0 || d < -1.0); /* underflow to 0 is fine */
-    } else {
-        (void)strtoll(buf, NULL, 10);
-        *overflow = errno == ERANGE;
-    }
-    if (buf != stack)
-        free(buf);
-    return 0;
-}
-
 /* JSON number grammar (no leading zeros, digits after '.' and 'e'); integers must fit in
  * 64 bits and reals must not overflow, as jansson refuses both. */
 static int scan_number(const char *s, size_t len, size_t *pos, tp_jscan_error *err)
@@ -234,7 +212,7 @@ static int scan_number(const char *s, size_t len, size_t *pos, tp_jscan_error *e
     /* Only numbers that could overflow pay for a conversion. */
     if ((!real && int_digits >= 19) || (real && (exp || int_digits > 300))) {
         int overflow = 0;
-        if (convert(s + start, i - start, real, &overflow) != 0)
+        if (tp_jscan__convert(s + start, i - start, real, NULL, NULL, &overflow) != 0)
             return TP_ENOMEM;
         if (overflow)
             return fail(err, start, real ? "real number overflow" : "integer too big (64 bits at most)");

@@ -1,5 +1,6 @@
 /* jscan_read.c — readers of text the checker accepted (see jscan.h): member iteration, string
  * decoding, numbers. They skip every syntax check the checker already made. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,32 +191,46 @@ tp_json_kind tp_jvalue_kind(tp_jvalue v)
     }
 }
 
-static long long parse_ll(tp_jvalue v)
+int tp_jscan__convert(const char *s, size_t n, int real, double *d, long long *i, int *overflow)
 {
-    char buf[32];
-    size_t n = v.len < sizeof buf - 1 ? v.len : sizeof buf - 1; /* a checked integer has ≤ 20 chars */
-    memcpy(buf, v.p, n);
+    char stack[128], *buf = stack; /* strtod / strtoll need the text NUL-terminated */
+    if (n >= sizeof stack && !(buf = malloc(n + 1)))
+        return TP_ENOMEM;
+    memcpy(buf, s, n);
     buf[n] = '\0';
-    return strtoll(buf, NULL, 10);
+    errno = 0;
+    int over;
+    if (real) {
+        double v = strtod(buf, NULL);
+        over = errno == ERANGE && (v > 1.0 || v < -1.0);
+        if (d)
+            *d = v;
+    } else {
+        long long v = strtoll(buf, NULL, 10);
+        over = errno == ERANGE;
+        if (i)
+            *i = v;
+    }
+    if (overflow)
+        *overflow = over;
+    if (buf != stack)
+        free(buf);
+    return 0;
 }
 
 long long tp_jvalue_integer(tp_jvalue v)
 {
-    return parse_ll(v);
+    long long i = 0; /* a checked integer is short: the copy cannot fail */
+    (void)tp_jscan__convert(v.p, v.len, 0, NULL, &i, NULL);
+    return i;
 }
 
 double tp_jvalue_real(tp_jvalue v)
 {
     if (tp_jvalue_kind(v) == TP_JSON_INTEGER)
-        return (double)parse_ll(v);
-    char stack[128], *buf = stack;
-    if (v.len >= sizeof stack && !(buf = malloc(v.len + 1)))
-        return 0.0 / 0.0; /* NaN fails every range check */
-    memcpy(buf, v.p, v.len);
-    buf[v.len] = '\0';
-    double d = strtod(buf, NULL);
-    if (buf != stack)
-        free(buf);
+        return (double)tp_jvalue_integer(v);
+    double d = 0.0 / 0.0; /* stays NaN, which fails every range check, if the copy fails */
+    (void)tp_jscan__convert(v.p, v.len, 1, &d, NULL, NULL);
     return d;
 }
 
