@@ -323,7 +323,6 @@ static void h_post_events(tp_http_req *req, void *ctx)
         goto out;
     }
     tp_http_req_suspend(req);
-    if (getenv("XP_DIRECT")) { on_durable(p, 0); p = NULL; goto out; }
     rc = tp_producer_submit(ing->producer, recs.recs, recs.n, on_durable, p);
     if (rc == 0) {
         p = NULL; /* on_durable owns it now */
