@@ -366,6 +366,12 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         atomic_fetch_add(&s->inflight, 1);
         return first_call(s, r);
     }
+    if (!r->route) {
+        /* Answered on the first call (404, 405, or 503 while stopping): MHD may still hand us
+         * what the client sent after its headers. Nothing is dispatched; the body is dropped. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (*upload_data_size) {
         if (body_append(s, r, upload_data, *upload_data_size) != 0)
             return MHD_NO;

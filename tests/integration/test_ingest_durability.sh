@@ -13,7 +13,8 @@
 #      spool is recovered from disk); start kinesis-local again and the spool drains.
 #   D. spool full: a second ingest-api with a 1 MiB spool and no Kinesis answers 503 + Retry-After
 #      and /readyz 503 once full; started again with Kinesis, its spool drains.
-#   E. SIGTERM under load: the instance stops cleanly; what it acknowledged is in Kinesis.
+#   E. SIGTERM under load (and with requests arriving on kept-alive connections while it drains):
+#      the instance stops cleanly; what it acknowledged is in Kinesis.
 # Then every acknowledged event of every phase must be in Kinesis, in the stream of its type,
 # under its partition key, unchanged; extra copies only as identical copies (deduped by event_id).
 set -euo pipefail
@@ -229,11 +230,17 @@ stop_pidfile "$PID_DIR/api2.pid" "$API_BIN" 30
 
 # ---------------------------------------------------------------- E: SIGTERM under load
 post_bg e "$API_URL" 60 300 5 # 840 events
+# Also clients on kept-alive connections, so requests keep arriving while it drains (one such
+# request, answered 503 before routing, was once dispatched anyway: a crash on SIGTERM).
+"${CHECK[@]}" keepalive --url "$API_URL" --connections 16 --seconds 60 >"$WORK/e.keepalive.json" &
+KEEPALIVE=$!
 wait_acked "$WORK/e.progress" 200 60
 api_pid="$(pidfile_pid "$PID_DIR/api.pid" "$API_BIN")"
+stops_before=$(grep -c '"msg":"stopped"' "$LOG_DIR/api.log" || true)
 stop_pidfile "$PID_DIR/api.pid" "$API_BIN" 30
-grep -q '"msg":"stopped"' "$LOG_DIR/api.log" || fail "E: ingest-api (pid $api_pid) did not stop cleanly on SIGTERM"
-echo "durability: E: ingest-api stopped on SIGTERM after $(acked_now "$WORK/e.progress") acknowledged events"
+wait "$KEEPALIVE" || fail "E: the kept-alive clients failed"
+(($(grep -c '"msg":"stopped"' "$LOG_DIR/api.log" || true) > stops_before)) || fail "E: ingest-api (pid $api_pid) did not stop cleanly on SIGTERM: $(tail -5 "$LOG_DIR/api.log")"
+echo "durability: E: ingest-api stopped on SIGTERM after $(acked_now "$WORK/e.progress") acknowledged events; kept-alive clients got $(cat "$WORK/e.keepalive.json")"
 api_start api "$API_PORT" "$PROXY_URL"
 post_wait e
 "${CHECK[@]}" wait-drain --url "$API_URL" --timeout 120 >/dev/null || fail "E: the spool did not drain within 120 s"

@@ -11,6 +11,11 @@
       (Retry-After) or a connection error is retried with the same events until --retry-for
       seconds have passed without any success. Prints a JSON summary; exit 1 if some batch was
       never acknowledged. Writes progress counters to --progress FILE if given.
+  ingest_check.py keepalive --url URL [--connections 16] [--seconds 30]
+      Keeps N connections alive, each posting a small body to URL/v1/events without a key as
+      fast as answers come (401s, costing the server no Kinesis work), until the server stops
+      answering or SECONDS pass: a stop then finds requests arriving on kept-alive connections.
+      Prints the count of answers by status as JSON.
   ingest_check.py compare --expect FILE --dump DIR [--exact]
       DIR holds tp-kinesis dumps (<stream>.ndjson). Every event in --expect must be in the
       stream of its type, under the partition key event.h prescribes, with equal JSON. Copies
@@ -263,6 +268,40 @@ def load_dump(d):
                     if rec.get("aggregated") or rec.get("sub", 0) > 0:
                         in_aggregates.add(eid)
     return store, lines
+
+
+def cmd_keepalive(a):
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(a.url)
+    counts = {}
+    lock = threading.Lock()
+    end = time.monotonic() + a.seconds
+    body = b'{"event_id":"00000000-0000-4000-8000-000000000000","type":"user.login"}'
+
+    def worker():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        while time.monotonic() < end:
+            try:
+                conn.request("POST", "/v1/events", body=body, headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                st = r.status
+            except (OSError, http.client.HTTPException):
+                st = 0
+            with lock:
+                counts[st] = counts.get(st, 0) + 1
+            if st != 401:
+                break
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(a.connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({str(k): v for k, v in sorted(counts.items())}))
+    return 0
 
 
 def cmd_compare(a):
@@ -521,6 +560,10 @@ def main():
     p.add_argument("--pace", type=float, default=0)
     p.add_argument("--retry-for", type=float, default=60)
     p.add_argument("--progress")
+    k = sub.add_parser("keepalive")
+    k.add_argument("--url", required=True)
+    k.add_argument("--connections", type=int, default=16)
+    k.add_argument("--seconds", type=float, default=30)
     c = sub.add_parser("compare")
     c.add_argument("--expect", required=True)
     c.add_argument("--dump", required=True)
@@ -532,7 +575,8 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--streams", default="tenants,users,jobs")
     a = ap.parse_args()
-    return {"read": cmd_read, "synth": cmd_synth, "post": cmd_post, "compare": cmd_compare, "wait-drain": cmd_wait_drain}[a.cmd](a)
+    return {"read": cmd_read, "synth": cmd_synth, "post": cmd_post, "compare": cmd_compare, "wait-drain": cmd_wait_drain,
+            "keepalive": cmd_keepalive}[a.cmd](a)
 
 
 if __name__ == "__main__":
