@@ -2,14 +2,16 @@
  * (see producer.h; batch forming is in producer_batch.c, sending and draining in
  * producer_send.c).
  *
- * The batcher takes every pending request at once. Normally their records go into per-stream
- * formers, which emit batches to the senders when full, or as soon as a sender is free and none
- * is queued (group commit: under load, batches grow while every sender is busy), or when the
- * oldest record has waited linger_ms and the queue is empty. They go to the spool instead (one
- * group-committed append for the whole round) while the spool holds anything (so the spool
- * drains in order), while Kinesis has been failing for a while, while the shard maps are
- * unknown, or while more than max_buffered_bytes of requests wait for Kinesis (the spool absorbs
- * bursts instead of memory growing). */
+ * The batcher takes every submitted request at once (a submit is one compare-and-swap onto
+ * a lock-free inbox). Normally their records go into per-stream formers, which emit batches
+ * to the senders when full, or as soon as a sender is free and none is queued (group commit:
+ * under load, batches grow while every sender is busy), or when the oldest record has waited
+ * linger_ms and the queue is empty. They go to the spool instead (one group-committed append
+ * for the whole round) while the spool holds anything (so the spool drains in order), while
+ * Kinesis has been failing for a while, while the shard maps are unknown, or while more than
+ * max_buffered_bytes of requests wait for Kinesis (the spool absorbs bursts instead of memory
+ * growing). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +199,23 @@ static int send_now(tp_producer *p, int64_t now, int64_t last_flush_ms, int ling
     return linger_passed || (p->idle_senders > 0 && now - last_flush_ms >= p->linger_ms);
 }
 
+/* Everything submitted so far, oldest first. Once stopping, waits for submits that got past
+ * their closing check, so none can push after the batcher's last look. */
+static struct preq *take_inbox(tp_producer *p, int stop)
+{
+    if (stop)
+        while (atomic_load(&p->submitting) > 0)
+            sched_yield();
+    struct preq *q = atomic_exchange(&p->inbox, NULL), *list = NULL;
+    while (q) {
+        struct preq *next = q->next;
+        q->next = list;
+        list = q;
+        q = next;
+    }
+    return list;
+}
+
 static void *batcher_main(void *arg)
 {
     tp_producer *p = arg;
@@ -209,13 +228,18 @@ static void *batcher_main(void *arg)
     int64_t last_flush_ms = INT64_MIN / 2; /* last flush of batches that were not full */
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->stopping && !p->pend_head) {
+        while (!p->stopping && !atomic_load(&p->inbox)) {
             int64_t due = INT64_MAX;
             for (int s = 0; s < TP_STREAM__COUNT; s++)
                 if (bt.formers[s].open_recs > 0 && bt.formers[s].born_ms + p->linger_ms < due)
                     due = bt.formers[s].born_ms + p->linger_ms;
             if (due == INT64_MAX) {
-                pthread_cond_wait(&p->batch_cv, &p->mu);
+                /* Say so before the last look at the inbox: a submit either sees the flag
+                 * (and wakes us under mu) or pushed before that look. */
+                atomic_store(&p->batcher_idle, 1);
+                if (!atomic_load(&p->inbox))
+                    pthread_cond_wait(&p->batch_cv, &p->mu);
+                atomic_store(&p->batcher_idle, 0);
                 continue;
             }
             int64_t now = tp_now_mono_ms();
@@ -228,10 +252,9 @@ static void *batcher_main(void *arg)
                 due = gap_end;
             p_cond_wait_ms(&p->batch_cv, &p->mu, due > now ? due - now : p->linger_ms + 1);
         }
-        struct preq *list = p->pend_head;
-        p->pend_head = p->pend_tail = NULL;
         int stop = p->stopping;
         pthread_mutex_unlock(&p->mu);
+        struct preq *list = take_inbox(p, stop);
 
         if (list) {
             if (spool_mode(p))
@@ -306,6 +329,10 @@ int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err,
     atomic_init(&p->fail_since_ms, 0);
     atomic_init(&p->buffered_bytes, 0);
     atomic_init(&p->spool_has_data, 0);
+    atomic_init(&p->inbox, NULL);
+    atomic_init(&p->batcher_idle, 0);
+    atomic_init(&p->closing, 0);
+    atomic_init(&p->submitting, 0);
 
     if (p->aggregate && !(p->md5 = EVP_MD_fetch(NULL, "MD5", NULL))) {
         rc = tp_errf(err, errlen, TP_EINTERNAL, "producer: MD5 unavailable in libcrypto");
@@ -409,20 +436,25 @@ int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n,
         pr->stream = (uint8_t)r->stream;
         blob += r->len;
     }
-    pthread_mutex_lock(&p->mu);
-    if (p->stopping) {
-        pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->submitting, 1);
+    if (atomic_load(&p->closing)) {
+        atomic_fetch_sub(&p->submitting, 1);
         free(q);
         return TP_ESHUTDOWN;
     }
     atomic_fetch_add(&p->buffered_bytes, size);
-    if (p->pend_tail)
-        p->pend_tail->next = q;
-    else
-        p->pend_head = q;
-    p->pend_tail = q;
-    pthread_cond_signal(&p->batch_cv);
-    pthread_mutex_unlock(&p->mu);
+    struct preq *head = atomic_load(&p->inbox);
+    do
+        q->next = head;
+    while (!atomic_compare_exchange_weak(&p->inbox, &head, q));
+    /* A non-empty inbox means an earlier submit already woke the batcher, or it will look. */
+    int wake = head == NULL && atomic_load(&p->batcher_idle);
+    atomic_fetch_sub(&p->submitting, 1);
+    if (wake) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->batch_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
     return 0;
 }
 
@@ -458,6 +490,7 @@ void tp_producer_free(tp_producer *p)
 {
     if (!p)
         return;
+    atomic_store(&p->closing, 1);
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     pthread_cond_broadcast(&p->batch_cv);

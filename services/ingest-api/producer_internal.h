@@ -3,7 +3,7 @@
  * Not a public header: producer.h is the contract.
  *
  * Data flow:
- *   submit → pending list → batcher thread → per-stream former → batch → send queue → senders
+ *   submit → inbox (lock-free) → batcher thread → per-stream former → batch → send queue → senders
  *                                  └─ (spool mode) → tp_spool_append → callbacks
  *   spool → drainer thread → drainer's formers → batches (from_spool) → send queue → senders → ack
  * Memory: one allocation per request (preq: header, records, copied bytes); batches are pooled
@@ -154,7 +154,14 @@ struct tp_producer {
     pthread_cond_t send_cv;  /* senders: queue or stop */
     pthread_cond_t drain_cv; /* drainer: spool grew, group finished, refresh wanted, stop */
     pthread_cond_t stop_cv;  /* backoff sleeps: broadcast only on stop */
-    struct preq *pend_head, *pend_tail;
+    /* Submitted requests not yet taken by the batcher: a lock-free stack (newest first), so
+     * a request costs the service thread one compare-and-swap, and a wake-up only when the
+     * batcher sleeps with nothing held (batcher_idle). While it lingers over held records it
+     * is not woken per request: it takes them all when it wakes anyway. */
+    _Atomic(struct preq *) inbox;
+    atomic_int batcher_idle;
+    atomic_int closing;    /* set first by tp_producer_free: submit refuses */
+    atomic_int submitting; /* submits between their closing check and their push */
     struct pbatch *q_head, *q_tail;
     struct pbatch *free_batches;
     size_t nfree;
