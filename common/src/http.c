@@ -366,9 +366,10 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         atomic_fetch_add(&s->inflight, 1);
         return first_call(s, r);
     }
-    if (!r->route) {
-        /* Answered on the first call (404, 405, or 503 while stopping): MHD may still hand us
-         * what the client sent after its headers. Nothing is dispatched; the body is dropped. */
+    if (!r->route || (r->status && !r->dispatched)) {
+        /* Answered on the first call (404, 405, 400 or 413 on its Content-Length, 503 while
+         * stopping): MHD may still hand us what the client sent after its headers. Nothing is
+         * dispatched; the body is dropped. */
         *upload_data_size = 0;
         return MHD_YES;
     }
