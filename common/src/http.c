@@ -321,7 +321,7 @@ static enum MHD_Result park(tp_http_server *s, struct tp_http_req *r)
     if (!atomic_compare_exchange_strong(&r->state, &st, REQ_SUSPENDED)) {
         /* Answered between the handler's return and the suspend: resume at once; MHD will
          * call us again and we queue it then. */
-        MHD_resume_connection(r->conn);
+        http_resume(r);
     }
     return MHD_YES;
 }
@@ -355,13 +355,15 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                  void **con_cls)
 {
-    tp_http_server *s = cls;
+    struct http_loop *loop = cls;
+    tp_http_server *s = loop->srv;
     struct tp_http_req *r = *con_cls;
     (void)version;
     if (!r) {
         r = req_new(s, conn, url, method);
         if (!r)
             return MHD_NO;
+        r->loop = loop;
         *con_cls = r;
         atomic_fetch_add(&s->inflight, 1);
         return first_call(s, r);

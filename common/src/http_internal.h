@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -57,8 +58,11 @@ struct http_header {
     char *value;
 };
 
+struct http_loop;
+
 struct tp_http_req {
     tp_http_server *srv;
+    struct http_loop *loop; /* whose MHD daemon holds the connection */
     struct MHD_Connection *conn;
     struct http_route *route; /* NULL until matched; srv->unmatched for 404/405 */
     const char *method;       /* MHD's strings, valid until completion */
@@ -94,10 +98,22 @@ struct tp_http_req {
     struct tp_http_req *force_next; /* tp_http_stop's private list */
 };
 
+/* One event loop: a thread running its own MHD daemon (http_loop.c). */
+struct http_loop {
+    tp_http_server *srv;
+    struct MHD_Daemon *d;
+    pthread_t th;
+    int efd, ep; /* wake-up eventfd; our epoll over it and MHD's epoll fd */
+    int started, listen_left;
+    atomic_int wake_pending, quiesce, quiesced, quit;
+};
+
 struct tp_http_server {
     tp_http_options opts;
     char *svc, *bind_addr;
-    struct MHD_Daemon *d;
+    struct http_loop *loops; /* opts.threads of them */
+    int nloops;
+    int listen_fd; /* shared by every loop's daemon; ours to close */
     int port;
     int access_log_all;
 
@@ -134,6 +150,15 @@ static inline void http_sleep_ms(long ms)
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
                                void **con_cls);
+/* http_loop.c */
+int http_loops_start(tp_http_server *s, char *err, size_t errlen);
+void http_loops_quiesce(tp_http_server *s); /* stop accepting; connections go on */
+void http_loops_stop(tp_http_server *s);
+void http_loop_wake(struct http_loop *l);
+/* MHD_resume_connection, and make the connection's loop run MHD at once. Any thread. */
+void http_resume(struct tp_http_req *r);
+void http_mhd_log(void *cls, const char *fmt, va_list ap); /* http_server.c */
+
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
 /* Does path match rt? Fills each path segment's start and length on success. */
 int http_route_matches(const struct http_route *rt, const char *path, const char **starts, size_t *lens);

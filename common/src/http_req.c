@@ -114,7 +114,7 @@ static void deliver(struct tp_http_req *r, int status, const char *ctype, char *
                 break;
         } else if (st == REQ_SUSPENDED) {
             if (atomic_compare_exchange_weak(&r->state, &st, REQ_ANSWERED)) {
-                MHD_resume_connection(r->conn);
+                http_resume(r);
                 break;
             }
         } else {

@@ -1,10 +1,9 @@
 /* http_server.c — the HTTP server's life: options, route registration, the built-in /healthz,
- * /readyz and /metrics, starting libmicrohttpd, and the graceful stop (see http.h). */
+ * /readyz and /metrics, starting the event loops (http_loop.c), and the graceful stop (see
+ * http.h). */
 #include "tp/http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +155,7 @@ int tp_http_server_new(const tp_http_options *opts, tp_http_server **out, char *
         goto oom;
     }
     s->opts = *opts;
+    s->listen_fd = -1;
     s->svc = strdup(opts->svc ? opts->svc : "tp");
     s->bind_addr = strdup(opts->bind_addr ? opts->bind_addr : "127.0.0.1");
     if (!s->svc || !s->bind_addr)
@@ -189,7 +189,7 @@ out:
 
 int tp_http_port(const tp_http_server *s) { return s ? s->port : 0; }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     (void)cls;
@@ -202,41 +202,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 int tp_http_start(tp_http_server *s, char *err, size_t errlen)
 {
-    struct sockaddr_in sin;
-    struct sockaddr_in6 sin6;
-    struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (!s || s->started)
         return tp_errf(err, errlen, TP_EINVAL, "http: server already started");
-    memset(&sin, 0, sizeof sin);
-    memset(&sin6, 0, sizeof sin6);
-    if (inet_pton(AF_INET, s->bind_addr, &sin.sin_addr) == 1) {
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons((uint16_t)s->opts.port);
-        sa = (struct sockaddr *)&sin;
-    } else if (inet_pton(AF_INET6, s->bind_addr, &sin6.sin6_addr) == 1) {
-        sin6.sin6_family = AF_INET6;
-        sin6.sin6_port = htons((uint16_t)s->opts.port);
-        sa = (struct sockaddr *)&sin6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        return tp_errf(err, errlen, TP_EINVAL, "http: bind address '%s' is not an IP address", s->bind_addr);
-    }
-    struct MHD_OptionItem ops[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, or MHD complains */
-        {MHD_OPTION_SOCK_ADDR, 0, sa},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_on_completed, s},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->opts.conn_timeout_s, NULL},
-        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
-        {s->opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->opts.threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_on_access, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-    if (!s->d)
-        return tp_errf(err, errlen, TP_EIO, "http: cannot listen on %s:%d: %s", s->bind_addr, s->opts.port,
-                       strerror(errno));
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->opts.port;
+    int rc = http_loops_start(s, err, errlen);
+    if (rc != 0)
+        return rc;
     s->started = 1;
     char port[16], threads[16];
     snprintf(port, sizeof port, "%d", s->port);
@@ -271,7 +241,7 @@ static int force_parked(tp_http_server *s)
     while (forced) {
         struct tp_http_req *r = forced;
         forced = r->force_next;
-        MHD_resume_connection(r->conn);
+        http_resume(r);
         n++;
     }
     return n;
@@ -293,7 +263,7 @@ void tp_http_stop(tp_http_server *s, int drain_ms)
     if (!s || !s->started || s->stopped)
         return;
     atomic_store(&s->stopping, 1);
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    http_loops_quiesce(s);
     if (!wait_drained(s, drain_ms < 0 ? 0 : drain_ms)) {
         char left[16];
         snprintf(left, sizeof left, "%d", atomic_load(&s->inflight));
@@ -307,10 +277,7 @@ void tp_http_stop(tp_http_server *s, int drain_ms)
         if (atomic_load(&s->inflight) > 0)
             tp_log_error("http: requests still in flight at stop");
     }
-    MHD_stop_daemon(s->d);
-    s->d = NULL;
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    http_loops_stop(s);
     s->stopped = 1;
     tp_log_info("http: stopped");
 }

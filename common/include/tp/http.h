@@ -30,7 +30,7 @@ typedef struct tp_http_options {
     const char *svc;       /* service name for logs/metrics */
     const char *bind_addr; /* e.g. "127.0.0.1" or "0.0.0.0" */
     int port;
-    int threads;           /* libmicrohttpd worker threads (internal thread pool) */
+    int threads;           /* event loops, each a thread with its own MHD daemon */
     size_t max_body;       /* bytes; larger bodies get 413 */
     unsigned conn_timeout_s;
     tp_metrics *metrics;   /* borrowed; the server registers its own series in it */

@@ -1,0 +1,220 @@
+/* http_loop.c — the server's event loops: one thread per loop, each running its own
+ * libmicrohttpd daemon (no MHD threads) on one shared listening socket.
+ *
+ * Why not MHD's internal thread pool: a request answered later (ingest-api answers once its
+ * events are durable) is suspended and resumed. With its own loop the service can run MHD
+ * again right after a resume (an eventfd, written once per burst of resumes) and, later, do
+ * the work that completes a request on the same thread. Parking and resuming every request
+ * cost 20-25% of ingest-api's throughput inside MHD's pool (bench/RESULTS.md), 0-20% in such
+ * a loop (bench/ingest/park_http.c, no other work).
+ *
+ * The loops share one listening socket (each daemon's epoll set holds it; the loop that
+ * loses an accept race gets EAGAIN), so a second process cannot silently share the port as
+ * it could with SO_REUSEPORT. Quiescing and stopping happen on the loop's own thread or after
+ * it has exited, never concurrently with its MHD_run. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_internal.h"
+#include "tp/log.h"
+
+#define WAKE_TAG 1u
+#define MHD_TAG 2u
+
+void http_loop_wake(struct http_loop *l)
+{
+    /* One write per burst: the loop clears the flag before it runs MHD, so a resume that
+     * finds it set is picked up by that run. */
+    if (!atomic_exchange(&l->wake_pending, 1)) {
+        uint64_t one = 1;
+        ssize_t w = write(l->efd, &one, sizeof one);
+        (void)w; /* EAGAIN only when the counter is already huge: the loop is awake anyway */
+    }
+}
+
+void http_resume(struct tp_http_req *r)
+{
+    MHD_resume_connection(r->conn);
+    http_loop_wake(r->loop);
+}
+
+static void *loop_main(void *arg)
+{
+    struct http_loop *l = arg;
+    for (;;) {
+        if (atomic_load(&l->quiesce) && l->listen_left) {
+            MHD_quiesce_daemon(l->d); /* the shared socket stays open: the server closes it */
+            l->listen_left = 0;
+            atomic_store(&l->quiesced, 1);
+        }
+        if (atomic_load(&l->quit))
+            break;
+        MHD_UNSIGNED_LONG_LONG t;
+        int ms = 1000;
+        if (MHD_get_timeout(l->d, &t) == MHD_YES)
+            ms = t < 1000 ? (int)t : 1000;
+        struct epoll_event ev[2];
+        int n = epoll_wait(l->ep, ev, 2, ms);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.u32 == WAKE_TAG) {
+                uint64_t v;
+                ssize_t rd = read(l->efd, &v, sizeof v);
+                (void)rd;
+            }
+        }
+        atomic_store(&l->wake_pending, 0);
+        MHD_run(l->d);
+    }
+    return NULL;
+}
+
+static int open_listener(tp_http_server *s, int *out, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, s->bind_addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)s->opts.port);
+        sl = sizeof *sin;
+    } else if (inet_pton(AF_INET6, s->bind_addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)s->opts.port);
+        sl = sizeof *sin6;
+    } else {
+        return tp_errf(err, errlen, TP_EINVAL, "http: bind address '%s' is not an IP address", s->bind_addr);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return tp_errf(err, errlen, TP_EIO, "http: cannot listen on %s:%d: %s", s->bind_addr, s->opts.port,
+                       strerror(e));
+    }
+    sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+    *out = fd;
+    return 0;
+}
+
+static int loop_init(tp_http_server *s, struct http_loop *l, char *err, size_t errlen)
+{
+    l->srv = s;
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (l->efd < 0 || l->ep < 0)
+        return tp_errf(err, errlen, TP_EIO, "http: cannot create an event loop: %s", strerror(errno));
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL}, /* first, or MHD complains */
+        {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_on_completed, s},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->opts.conn_timeout_s, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    l->d = MHD_start_daemon(flags, 0, NULL, NULL, http_on_access, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    if (!l->d)
+        return tp_errf(err, errlen, TP_EIO, "http: cannot start libmicrohttpd: %s", strerror(errno));
+    l->listen_left = 1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct epoll_event we = {.events = EPOLLIN, .data.u32 = WAKE_TAG};
+    struct epoll_event me = {.events = EPOLLIN, .data.u32 = MHD_TAG};
+    if (!info || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->efd, &we) != 0 ||
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, info->epoll_fd, &me) != 0)
+        return tp_errf(err, errlen, TP_EIO, "http: cannot set up an event loop: %s", strerror(errno));
+    return 0;
+}
+
+int http_loops_start(tp_http_server *s, char *err, size_t errlen)
+{
+    int n = s->opts.threads > 0 ? s->opts.threads : 1;
+    int rc = open_listener(s, &s->listen_fd, err, errlen);
+    if (rc != 0)
+        return rc;
+    s->loops = calloc((size_t)n, sizeof *s->loops);
+    if (!s->loops) {
+        rc = tp_errf(err, errlen, TP_ENOMEM, "http: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        s->loops[i].efd = s->loops[i].ep = -1;
+        s->nloops = i + 1;
+        if ((rc = loop_init(s, &s->loops[i], err, errlen)) != 0)
+            goto fail;
+        if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0) {
+            rc = tp_errf(err, errlen, TP_ENOMEM, "http: cannot start a loop thread");
+            goto fail;
+        }
+        s->loops[i].started = 1;
+    }
+    return 0;
+fail:
+    http_loops_quiesce(s);
+    http_loops_stop(s);
+    return rc;
+}
+
+void http_loops_quiesce(tp_http_server *s)
+{
+    for (int i = 0; i < s->nloops; i++) {
+        struct http_loop *l = &s->loops[i];
+        if (!l->d)
+            continue;
+        if (!l->started) {
+            if (l->listen_left)
+                MHD_quiesce_daemon(l->d);
+            l->listen_left = 0;
+            continue;
+        }
+        atomic_store(&l->quiesce, 1);
+        http_loop_wake(l);
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        struct http_loop *l = &s->loops[i];
+        while (l->started && l->listen_left && !atomic_load(&l->quiesced))
+            http_sleep_ms(1);
+    }
+}
+
+/* After http_loops_quiesce: the daemons no longer own the listening socket. */
+void http_loops_stop(tp_http_server *s)
+{
+    for (int i = 0; i < s->nloops; i++) {
+        struct http_loop *l = &s->loops[i];
+        if (l->started) {
+            atomic_store(&l->quit, 1);
+            http_loop_wake(l);
+            pthread_join(l->th, NULL);
+            l->started = 0;
+        }
+        if (l->d)
+            MHD_stop_daemon(l->d);
+        l->d = NULL;
+        if (l->ep >= 0)
+            close(l->ep);
+        if (l->efd >= 0)
+            close(l->efd);
+        l->ep = l->efd = -1;
+    }
+    free(s->loops);
+    s->loops = NULL;
+    s->nloops = 0;
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
+}
