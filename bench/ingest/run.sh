@@ -5,7 +5,9 @@
 #
 # capacity: ingest-api (release build) against tp-bench-kinesis-ack (answers PutRecords after
 #   ACK_DELAY_MS, default 0: the service's own capacity; 20 imitates real Kinesis), beside
-#   tp-bench-bare-http (the ceiling), in one run: single-event requests at CONNS (default 128)
+#   tp-bench-bare-http (the ceiling) and tp-bench-park-http (no work either, but every request
+#   suspended and resumed in its own event loop first: the bound for any durable design on
+#   libmicrohttpd), in one run: single-event requests at CONNS (default 128)
 #   connections, 100-event batches at CONNS and at BATCH_CONNS (default 64); events/s, p50/p99,
 #   peak RSS.
 # e2e: through the stack's kinesis-local with KPL aggregation on and off: events/s delivered.
@@ -20,6 +22,7 @@ conns=${CONNS:-128}
 batch_conns=${BATCH_CONNS:-64}
 ack_port=${ACK_PORT:-4600}
 bare_port=${BARE_PORT:-8090}
+park_port=${PARK_PORT:-8092}
 api_port=${API_PORT:-8091}
 out=$root/bench/out
 mkdir -p "$out"
@@ -28,7 +31,8 @@ stack_env=${TP_STACK_ENV:-$root/.run/stack.env}
 [ -f "$stack_env" ] || { echo "run 'make up' first (need $stack_env for PostgreSQL and keys)" >&2; exit 2; }
 # shellcheck disable=SC1090
 source "$stack_env"
-for b in services/ingest-api/tp-ingest-api bench/ingest/tp-bench-kinesis-ack bench/ingest/tp-bench-bare-http; do
+for b in services/ingest-api/tp-ingest-api bench/ingest/tp-bench-kinesis-ack bench/ingest/tp-bench-bare-http \
+  bench/ingest/tp-bench-park-http; do
   [ -x "$build/$b" ] || { echo "missing $build/$b (make build)" >&2; exit 2; }
 done
 pids=()
@@ -70,7 +74,10 @@ if [ "$mode" = capacity ] || [ "$mode" = all ]; then
   ack_pid=$!; pids+=("$ack_pid")
   "$build/bench/ingest/tp-bench-bare-http" "$bare_port" "${THREADS:-2}" &
   pids+=("$!")
+  "$build/bench/ingest/tp-bench-park-http" "$park_port" "${THREADS:-2}" park &
+  pids+=("$!")
   wait_http "http://127.0.0.1:$bare_port/"
+  wait_http "http://127.0.0.1:$park_port/"
   start_api "http://127.0.0.1:$ack_port" true
   say ""
   say "## capacity (Kinesis = tp-bench-kinesis-ack, ${ACK_DELAY_MS:-0} ms per PutRecords)"
@@ -79,6 +86,9 @@ if [ "$mode" = capacity ] || [ "$mode" = all ]; then
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$bare_port/v1/events" 1)
   say "| bare libmicrohttpd (ceiling) | $conns | 1 | $r | $e | $p50 | $p99 | $bad |"
   ceiling=$r
+  read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$park_port/v1/events" 1)
+  say "| parked + resumed, no work (bound for durable answers) | $conns | 1 | $r | $e | $p50 | $p99 | $bad |"
+  parked=$r
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 1)
   say "| ingest-api | $conns | 1 | $r | $e | $p50 | $p99 | $bad |"
   single=$r
@@ -87,7 +97,7 @@ if [ "$mode" = capacity ] || [ "$mode" = all ]; then
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 100 "$batch_conns")
   say "| ingest-api | $batch_conns | 100 | $r | $e | $p50 | $p99 | $bad |"
   say ""
-  say "single-event requests/s vs ceiling: $(awk -v a="$single" -v b="$ceiling" 'BEGIN{printf "%.0f%%", 100*a/b}')"
+  say "single-event requests/s vs ceiling: $(awk -v a="$single" -v b="$ceiling" 'BEGIN{printf "%.0f%%", 100*a/b}') (parking alone: $(awk -v a="$parked" -v b="$ceiling" 'BEGIN{printf "%.0f%%", 100*a/b}'))"
   say "ingest-api peak RSS (VmHWM): $(peak_rss_mib "$api_pid") MiB"
   stop_api
   kill "$ack_pid"; wait "$ack_pid" 2>/dev/null || true
