@@ -161,6 +161,7 @@ int http_loops_start(tp_http_server *s, char *err, size_t errlen)
             goto fail;
         }
         s->loops[i].started = 1;
+        pthread_setname_np(s->loops[i].th, "tp-http-loop"); /* for top -H, perf, gdb */
     }
     return 0;
 fail:

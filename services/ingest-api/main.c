@@ -35,7 +35,7 @@ struct ingest_config {
 static const tp_config_key ingest_keys[] = {
     TP_CFG_INT("TP_INGEST_PORT", C, port, 8081, 0, 65535, "listen port (0: any free port)"),
     TP_CFG_STR("TP_INGEST_BIND", C, bind, "127.0.0.1", 0, "listen address (IPv4 or IPv6 literal)"),
-    TP_CFG_INT("TP_INGEST_THREADS", C, threads, 2, 1, 256, "HTTP worker threads"),
+    TP_CFG_INT("TP_INGEST_THREADS", C, threads, 2, 1, 256, "HTTP event loops (one thread each)"),
     TP_CFG_STR("DATABASE_URL", C, database_url, NULL, TP_CFG_REQUIRED | TP_CFG_SECRET,
                "libpq conninfo or URI of the database holding api_keys"),
     TP_CFG_INT("TP_INGEST_DB_POOL", C, db_pool, 4, 1, 64, "PostgreSQL connections for key lookups"),

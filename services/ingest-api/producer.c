@@ -378,17 +378,20 @@ int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err,
             goto out;
         }
         p->senders[i].started = 1;
+        pthread_setname_np(p->senders[i].th, "tp-sender"); /* for top -H, perf, gdb */
     }
     if (pthread_create(&p->drainer, NULL, p_drainer_main, p) != 0) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "producer: cannot start the drainer thread");
         goto out;
     }
     p->drainer_started = 1;
+    pthread_setname_np(p->drainer, "tp-drainer");
     if (pthread_create(&p->batcher, NULL, batcher_main, p) != 0) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "producer: cannot start the batcher thread");
         goto out;
     }
     p->batcher_started = 1;
+    pthread_setname_np(p->batcher, "tp-batcher");
     *out = p;
     p = NULL;
 out:

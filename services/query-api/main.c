@@ -25,7 +25,7 @@ struct query_config {
 static const tp_config_key query_keys[] = {
     TP_CFG_INT("TP_QUERY_PORT", struct query_config, port, 8082, 0, 65535, "listen port (0 = any free port)"),
     TP_CFG_STR("TP_QUERY_BIND", struct query_config, bind, "127.0.0.1", 0, "listen address"),
-    TP_CFG_INT("TP_QUERY_THREADS", struct query_config, threads, 4, 1, 64, "HTTP worker threads"),
+    TP_CFG_INT("TP_QUERY_THREADS", struct query_config, threads, 4, 1, 64, "HTTP event loops (one thread each)"),
     TP_CFG_STR("DATABASE_URL", struct query_config, database_url, NULL, TP_CFG_REQUIRED | TP_CFG_SECRET,
                "libpq connection string of the PostgreSQL holding the reporting views and api_keys"),
     TP_CFG_INT("TP_DB_POOL_SIZE", struct query_config, pool_size, 8, 1, 256, "PostgreSQL connections"),
