@@ -185,9 +185,10 @@ void http_loops_quiesce(tp_http_server *s)
         atomic_store(&l->quiesce, 1);
         http_loop_wake(l);
     }
+    /* listen_left belongs to the loop thread now; quiesced is how it says it is done. */
     for (int i = 0; i < s->nloops; i++) {
         struct http_loop *l = &s->loops[i];
-        while (l->started && l->listen_left && !atomic_load(&l->quiesced))
+        while (l->started && !atomic_load(&l->quiesced))
             http_sleep_ms(1);
     }
 }
