@@ -39,6 +39,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import random
@@ -271,9 +272,7 @@ def load_dump(d):
 
 
 def cmd_keepalive(a):
-    import http.client
-    from urllib.parse import urlsplit
-    u = urlsplit(a.url)
+    u = urllib.parse.urlsplit(a.url)
     counts = {}
     lock = threading.Lock()
     end = time.monotonic() + a.seconds
