@@ -25,6 +25,7 @@ struct ingest_config {
     int aggregation;
     int64_t linger_ms;
     int64_t senders;
+    int64_t flush_events;
     int64_t max_attempt_ms;
     int64_t auth_cache_ms;
     char *stream_tenants, *stream_users, *stream_jobs;
@@ -44,9 +45,11 @@ static const tp_config_key ingest_keys[] = {
     TP_CFG_INT("TP_SPOOL_MAX_BYTES", C, spool_max_bytes, 1073741824LL, 1048576LL, 1099511627776LL,
                "spool size limit; beyond it requests get 503"),
     TP_CFG_BOOL("TP_KPL_AGGREGATION", C, aggregation, 1, "pack events into KPL aggregated records"),
-    TP_CFG_INT("TP_LINGER_MS", C, linger_ms, 2, 0, 1000,
+    TP_CFG_INT("TP_LINGER_MS", C, linger_ms, 2, 0, 10000,
                "under load, how long a record may wait for others to share its PutRecords call"),
     TP_CFG_INT("TP_SENDERS", C, senders, 8, 1, 64, "PutRecords calls in flight at once"),
+    TP_CFG_INT("TP_FLUSH_EVENTS", C, flush_events, 64, 1, 100000,
+               "this many waiting events go out at once when a sender is free, linger or not"),
     TP_CFG_INT("TP_MAX_ATTEMPT_MS", C, max_attempt_ms, 5000, 100, 600000,
                "retry Kinesis this long, then spool what is not stored"),
     TP_CFG_INT("TP_AUTH_CACHE_MS", C, auth_cache_ms, 1000, 0, 600000,
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
         .aggregate = cfg.aggregation,
         .linger_ms = (int)cfg.linger_ms,
         .senders = (int)cfg.senders,
+        .flush_events = (int)cfg.flush_events,
         .max_attempt_ms = (int)cfg.max_attempt_ms,
         .spool_dir = cfg.spool_dir,
         .spool_max_bytes = (uint64_t)cfg.spool_max_bytes,

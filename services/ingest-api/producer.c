@@ -21,6 +21,7 @@
 #include "tp/log.h"
 
 #define DEFAULT_SENDERS 2
+#define DEFAULT_FLUSH_EVENTS 64
 #define DEFAULT_MAX_ATTEMPT_MS 10000
 #define DEFAULT_AGG_MAX ((size_t)256 * 1024)
 #define DEFAULT_BATCH_MAX ((size_t)1024 * 1024)
@@ -187,16 +188,28 @@ static void form_requests(struct batcher *bt, struct preq *list)
 }
 
 /* Group commit: records held by the formers go out at once when a sender is free to take them
- * and no batch has gone out in the last linger_ms (a quiet service answers in one round trip);
- * otherwise they keep filling bigger batches until their oldest has waited linger_ms. Without
- * that gap a fast Kinesis (or a fast proxy) would be sent one tiny call per request, and each
- * call costs ~80 µs of CPU in curl and signing: at full load that was half the service's CPU.
+ * and either flush_events of them wait or no batch has gone out in the last linger_ms (a quiet
+ * service answers in one round trip); otherwise they keep filling bigger batches until their
+ * oldest has waited linger_ms. Without the gap a fast Kinesis (or a fast proxy) would be sent
+ * one tiny call per request, and each call costs ~80 µs of CPU in curl and signing: at full
+ * load that was half the service's CPU. Without flush_events every request under load would
+ * wait out the gap, and with a fixed number of clients that wait, not CPU, caps throughput
+ * (Little's law: 128 clients waiting ~2 ms each cannot send more than ~64k requests/s).
  * Never behind a queued batch: that would only make more, smaller calls. Caller holds p->mu. */
-static int send_now(tp_producer *p, int64_t now, int64_t last_flush_ms, int linger_passed)
+static int send_now(tp_producer *p, int64_t now, int64_t last_flush_ms, int linger_passed, size_t held)
 {
     if (p->q_head)
         return 0;
-    return linger_passed || (p->idle_senders > 0 && now - last_flush_ms >= p->linger_ms);
+    return linger_passed ||
+           (p->idle_senders > 0 && (now - last_flush_ms >= p->linger_ms || held >= p->flush_events));
+}
+
+static size_t held_events(const struct batcher *bt)
+{
+    size_t n = 0;
+    for (int s = 0; s < TP_STREAM__COUNT; s++)
+        n += bt->formers[s].open_recs;
+    return n;
 }
 
 /* Everything submitted so far, oldest first. Once stopping, waits for submits that got past
@@ -207,6 +220,9 @@ static struct preq *take_inbox(tp_producer *p, int stop)
         while (atomic_load(&p->submitting) > 0)
             sched_yield();
     struct preq *q = atomic_exchange(&p->inbox, NULL), *list = NULL;
+    /* Events pushed after the exchange but counted before this store are counted in the next
+     * round: an early wake-up at worst. */
+    atomic_store(&p->inbox_events, 0);
     while (q) {
         struct preq *next = q->next;
         q->next = list;
@@ -243,14 +259,21 @@ static void *batcher_main(void *arg)
                 continue;
             }
             int64_t now = tp_now_mono_ms();
-            if (send_now(p, now, last_flush_ms, due <= now))
+            size_t held = held_events(&bt);
+            if (send_now(p, now, last_flush_ms, due <= now, held))
                 break;
-            /* Woken by a free sender or an emptied queue; the timeout guards the linger and the
-             * end of the gap after the last flush. */
+            /* Woken by a free sender, an emptied queue, or the submit that brings flush_events
+             * (only worth it while a sender is free); the timeout guards the linger and the end
+             * of the gap after the last flush. A submit either sees linger_wake (and wakes us
+             * under mu) or pushed before the look at the inbox below. */
             int64_t gap_end = last_flush_ms + p->linger_ms;
             if (p->idle_senders > 0 && gap_end > now && gap_end < due)
                 due = gap_end;
-            p_cond_wait_ms(&p->batch_cv, &p->mu, due > now ? due - now : p->linger_ms + 1);
+            if (p->idle_senders > 0 && !p->q_head)
+                atomic_store(&p->linger_wake, (long long)(p->flush_events - held));
+            if (!atomic_load(&p->inbox))
+                p_cond_wait_ms(&p->batch_cv, &p->mu, due > now ? due - now : p->linger_ms + 1);
+            atomic_store(&p->linger_wake, 0);
         }
         int stop = p->stopping;
         pthread_mutex_unlock(&p->mu);
@@ -264,7 +287,8 @@ static void *batcher_main(void *arg)
         }
         int64_t now = tp_now_mono_ms();
         pthread_mutex_lock(&p->mu);
-        int go = send_now(p, now, last_flush_ms, 0), go_late = send_now(p, now, last_flush_ms, 1);
+        size_t held = held_events(&bt);
+        int go = send_now(p, now, last_flush_ms, 0, held), go_late = send_now(p, now, last_flush_ms, 1, held);
         pthread_mutex_unlock(&p->mu);
         for (int s = 0; s < TP_STREAM__COUNT; s++) {
             struct former *f = &bt.formers[s];
@@ -315,6 +339,7 @@ int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err,
                  cfg->stream_names[s] && *cfg->stream_names[s] ? cfg->stream_names[s] : tp_stream_name(s));
     p->aggregate = cfg->aggregate != 0;
     p->linger_ms = cfg->linger_ms > 0 ? cfg->linger_ms : 0;
+    p->flush_events = cfg->flush_events > 0 ? (size_t)cfg->flush_events : DEFAULT_FLUSH_EVENTS;
     p->nsenders = cfg->senders > 0 ? cfg->senders : DEFAULT_SENDERS;
     p->max_attempt_ms = cfg->max_attempt_ms > 0 ? cfg->max_attempt_ms : DEFAULT_MAX_ATTEMPT_MS;
     p->agg_max_bytes = cfg->aggregate_max_bytes > 0 ? (size_t)cfg->aggregate_max_bytes : DEFAULT_AGG_MAX;
@@ -450,8 +475,12 @@ int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n,
     do
         q->next = head;
     while (!atomic_compare_exchange_weak(&p->inbox, &head, q));
-    /* A non-empty inbox means an earlier submit already woke the batcher, or it will look. */
-    int wake = head == NULL && atomic_load(&p->batcher_idle);
+    /* A non-empty inbox means an earlier submit already woke the batcher, or it will look. A
+     * lingering batcher with a sender free wants waking once flush_events are there. */
+    long long after = atomic_fetch_add(&p->inbox_events, (long long)n) + (long long)n;
+    long long want = atomic_load(&p->linger_wake);
+    int wake = (head == NULL && atomic_load(&p->batcher_idle)) ||
+               (want > 0 && after >= want && after - (long long)n < want);
     atomic_fetch_sub(&p->submitting, 1);
     if (wake) {
         pthread_mutex_lock(&p->mu);

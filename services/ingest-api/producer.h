@@ -32,6 +32,8 @@ typedef struct tp_producer_config {
     int linger_ms;                      /* how long a batch may wait for a busy sender before
                                            it queues behind the calls in flight */
     int senders;                        /* PutRecords calls in flight at once */
+    int flush_events;                   /* this many waiting events go out at once when a
+                                           sender is free, linger or not (0: default 64) */
     int max_attempt_ms;                 /* then spool what is not yet stored */
     const char *spool_dir;              /* copied */
     uint64_t spool_max_bytes;           /* beyond this: TP_EFULL */

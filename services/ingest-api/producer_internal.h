@@ -134,6 +134,7 @@ struct tp_producer {
     char stream_names[TP_STREAM__COUNT][128];
     int aggregate;
     int linger_ms;
+    size_t flush_events;
     int nsenders;
     int max_attempt_ms;
     size_t agg_max_bytes;
@@ -160,6 +161,8 @@ struct tp_producer {
      * is not woken per request: it takes them all when it wakes anyway. */
     _Atomic(struct preq *) inbox;
     atomic_int batcher_idle;
+    atomic_llong inbox_events; /* events pushed since the batcher last took the inbox */
+    atomic_llong linger_wake;  /* > 0: wake the lingering batcher once inbox_events reach it */
     atomic_int closing;    /* set first by tp_producer_free: submit refuses */
     atomic_int submitting; /* submits between their closing check and their push */
     struct pbatch *q_head, *q_tail;

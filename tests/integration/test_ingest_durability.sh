@@ -15,6 +15,8 @@
 #      and /readyz 503 once full; started again with Kinesis, its spool drains.
 #   E. SIGTERM under load (and with requests arriving on kept-alive connections while it drains):
 #      the instance stops cleanly; what it acknowledged is in Kinesis.
+#   F. group commit: with a 3 s linger, a lone event right after a call waits the linger out;
+#      once TP_FLUSH_EVENTS events wait they go at once, in one PutRecords call.
 # Then every acknowledged event of every phase must be in Kinesis, in the stream of its type,
 # under its partition key, unchanged; extra copies only as identical copies (deduped by event_id).
 set -euo pipefail
@@ -59,11 +61,12 @@ for s in socks:
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
-read -r KINESIS_PORT KINESIS_TLS_PORT PROXY_PORT API_PORT API2_PORT DEAD_PORT < <(free_ports 6)
+read -r KINESIS_PORT KINESIS_TLS_PORT PROXY_PORT API_PORT API2_PORT API3_PORT DEAD_PORT < <(free_ports 7)
 KINESIS_URL="http://127.0.0.1:$KINESIS_PORT"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT"
 API_URL="http://127.0.0.1:$API_PORT"
 API2_URL="http://127.0.0.1:$API2_PORT"
+API3_URL="http://127.0.0.1:$API3_PORT"
 PROXY_PID=""
 POSTER=""
 
@@ -72,11 +75,13 @@ cleanup() {
   [[ -n "$POSTER" ]] && kill "$POSTER" 2>/dev/null || true
   stop_pidfile "$PID_DIR/api.pid" "$API_BIN" 15 2>/dev/null || true
   stop_pidfile "$PID_DIR/api2.pid" "$API_BIN" 15 2>/dev/null || true
+  stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 15 2>/dev/null || true
   [[ -n "$PROXY_PID" ]] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null || true
   stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT" 2>/dev/null || true
   if ((rc != 0)); then
     log_tail "$LOG_DIR/api.log" 30 || true
     log_tail "$LOG_DIR/api2.log" 15 || true
+    log_tail "$LOG_DIR/api3.log" 15 || true
   fi
   rm -rf "$WORK"
 }
@@ -245,13 +250,52 @@ api_start api "$API_PORT" "$PROXY_URL"
 post_wait e
 "${CHECK[@]}" wait-drain --url "$API_URL" --timeout 120 >/dev/null || fail "E: the spool did not drain within 120 s"
 
+# ---------------------------------------------------------------- F: group commit
+# Ten user.login events (one stream, so one call per flush) posted one per request.
+api_start api3 "$API3_PORT" "$PROXY_URL" TP_LINGER_MS=3000 TP_FLUSH_EVENTS=8
+"${CHECK[@]}" synth --seed "$((SEED * 10 + 6))" --per-type 10 | grep '"type": *"user.login"' >"$WORK/f.ndjson"
+(($(grep -c . "$WORK/f.ndjson") == 10)) || fail "F: expected 10 user.login events from synth"
+: >"$WORK/f.acked"
+post_one() { # N: post line N of f.ndjson alone; write "HTTP_CODE SECONDS" to f.N.out
+  sed -n "${1}p" "$WORK/f.ndjson" >"$WORK/f.$1.json"
+  curl -s -o "$WORK/f.$1.body" -w '%{http_code} %{time_total}\n' --max-time 30 -X POST "$API3_URL/v1/events" \
+    -H "Authorization: Bearer $TP_SERVICE_TOKEN" -H 'Content-Type: application/json' \
+    --data-binary @"$WORK/f.$1.json" >"$WORK/f.$1.out"
+}
+f_result() { # N: check line N was acknowledged; print its seconds
+  local code secs
+  read -r code secs <"$WORK/f.$1.out"
+  [[ "$code" == 202 ]] || fail "F: event $1 got HTTP $code: $(cat "$WORK/f.$1.body")"
+  cat "$WORK/f.$1.json" >>"$WORK/f.acked"
+  echo "$secs"
+}
+calls() { curl -sf "$PROXY_URL/__stats" | jq .put_records_calls; }
+post_one 1 # a quiet service sends at once; the linger now runs from this call
+f_result 1 >/dev/null
+post_one 2
+t2=$(f_result 2)
+awk -v t="$t2" 'BEGIN {exit !(t >= 2.0)}' || fail "F: a lone event 1 s after a call was answered in $t2 s, not after the 3 s linger"
+calls0=$(calls)
+post_one 3 & # lingers: the last call went out just now
+pids=($!)
+sleep 0.5
+for n in 4 5 6 7 8 9 10; do post_one "$n" & pids+=($!); done
+wait "${pids[@]}"
+t3=$(f_result 3)
+for n in 4 5 6 7 8 9 10; do f_result "$n" >/dev/null; done
+calls1=$(calls)
+echo "durability: F: lone event after a call ${t2} s (3 s linger); 8 waiting events went out after ${t3} s in $((calls1 - calls0)) call(s)"
+awk -v t="$t3" 'BEGIN {exit !(t < 2.0)}' || fail "F: 8 waiting events (TP_FLUSH_EVENTS=8) waited $t3 s, the linger, not the count"
+((calls1 - calls0 == 1)) || fail "F: 8 waiting events went out in $((calls1 - calls0)) PutRecords calls, not 1"
+stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 30
+
 # ---------------------------------------------------------------- every acknowledged event is there
 mkdir -p "$WORK/dump"
 for s in tenants users jobs; do
   AWS_ENDPOINT_URL_KINESIS="$KINESIS_URL" "$KCLI" dump "$s" --max-idle-ms 2000 >"$WORK/dump/$s.ndjson" \
     || fail "tp-kinesis dump $s failed"
 done
-cat "$WORK"/{a,b,c,d,e}.acked >"$WORK/acked.ndjson"
+cat "$WORK"/{a,b,c,d,e,f}.acked >"$WORK/acked.ndjson"
 echo "durability: $(grep -c . "$WORK/acked.ndjson") acknowledged events to find"
 "${CHECK[@]}" compare --expect "$WORK/acked.ndjson" --dump "$WORK/dump" | tee "$WORK/cmp.json" \
   || fail "acknowledged events are missing or changed in Kinesis"
