@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "tp/event.h"
@@ -99,12 +100,25 @@ struct tp_http_req {
 };
 
 /* One event loop: a thread running its own MHD daemon (http_loop.c). */
+/* A connection accepted by one loop for another (http_loop.c). */
+struct http_conn_in {
+    int fd;
+    socklen_t len;
+    struct sockaddr_storage addr;
+};
+
 struct http_loop {
     tp_http_server *srv;
     struct MHD_Daemon *d;
     pthread_t th;
-    int efd, ep; /* wake-up eventfd; our epoll over it and MHD's epoll fd */
-    int started, listen_left;
+    int efd, ep; /* wake-up eventfd; our epoll over it, the listening socket and MHD's epoll fd */
+    int started, mu_ready;
+    int listening;             /* loop thread only: the listening socket is in ep */
+    int64_t accept_resume_ms;  /* loop thread only: accepting paused (out of fds) until then */
+    int accept_starved;        /* loop thread only: the shortage was logged */
+    pthread_mutex_t in_mu;     /* guards in: connections other loops accepted for this one */
+    struct http_conn_in *in;   /* owned; fds not yet given to MHD are closed by http_loops_stop */
+    size_t in_n, in_cap;
     atomic_int wake_pending, quiesce, quiesced, quit;
 };
 
@@ -113,7 +127,8 @@ struct tp_http_server {
     char *svc, *bind_addr;
     struct http_loop *loops; /* opts.threads of them */
     int nloops;
-    int listen_fd; /* shared by every loop's daemon; ours to close */
+    int listen_fd; /* in every loop's epoll; accepted connections go round-robin (next_loop) */
+    atomic_uint next_loop;
     int port;
     int access_log_all;
 

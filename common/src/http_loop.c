@@ -8,10 +8,14 @@
  * cost 20-25% of ingest-api's throughput inside MHD's pool (bench/RESULTS.md), 0-20% in such
  * a loop (bench/ingest/park_http.c, no other work).
  *
- * The loops share one listening socket (each daemon's epoll set holds it; the loop that
- * loses an accept race gets EAGAIN), so a second process cannot silently share the port as
- * it could with SO_REUSEPORT. Quiescing and stopping happen on the loop's own thread or after
- * it has exited, never concurrently with its MHD_run. */
+ * The loops share one listening socket, in each loop's own epoll set (EPOLLEXCLUSIVE: one loop
+ * wakes per burst), and not given to MHD: whichever loop accepts hands each connection to the
+ * next loop in turn (its own MHD daemon takes it on that loop's thread). Left to MHD, the loop
+ * that happened to be awake accepted up to ten at a time, and wrk's 128 connections split
+ * ~100/28: one loop at ~65% of a CPU, the other at ~20% (now ~42% each).
+ * No SO_REUSEPORT, so a second process cannot silently share the port. Quiescing and stopping
+ * happen on the loop's own thread or after it has exited, never concurrently with its MHD_run.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,9 @@
 
 #define WAKE_TAG 1u
 #define MHD_TAG 2u
+#define LISTEN_TAG 3u
+#define ACCEPT_BURST 64       /* connections accepted per wake-up before MHD runs again */
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
 
 void http_loop_wake(struct http_loop *l)
 {
@@ -47,13 +54,100 @@ void http_resume(struct tp_http_req *r)
     http_loop_wake(r->loop);
 }
 
+static void add_conn(struct http_loop *l, struct http_conn_in *c)
+{
+    /* MHD closes the socket itself when it cannot take it. */
+    if (MHD_add_connection(l->d, c->fd, (struct sockaddr *)&c->addr, c->len) != MHD_YES)
+        tp_log_warn("http: a connection was refused", "error", strerror(errno));
+}
+
+static void hand_to(struct http_loop *from, struct http_loop *to, struct http_conn_in *c)
+{
+    if (to == from) {
+        add_conn(from, c);
+        return;
+    }
+    pthread_mutex_lock(&to->in_mu);
+    if (to->in_n == to->in_cap) {
+        size_t cap = to->in_cap ? to->in_cap * 2 : 16;
+        struct http_conn_in *in = realloc(to->in, cap * sizeof *in);
+        if (!in) {
+            pthread_mutex_unlock(&to->in_mu);
+            tp_log_error("http: out of memory handing over a connection; it is closed");
+            close(c->fd);
+            return;
+        }
+        to->in = in;
+        to->in_cap = cap;
+    }
+    to->in[to->in_n++] = *c;
+    pthread_mutex_unlock(&to->in_mu);
+    http_loop_wake(to);
+}
+
+static void take_handed(struct http_loop *l)
+{
+    struct http_conn_in batch[16];
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&l->in_mu);
+        while (n < 16 && l->in_n > 0)
+            batch[n++] = l->in[--l->in_n];
+        pthread_mutex_unlock(&l->in_mu);
+        if (n == 0)
+            return;
+        for (size_t i = 0; i < n; i++)
+            add_conn(l, &batch[i]);
+    }
+}
+
+static void listen_set(struct http_loop *l, int on)
+{
+    if (l->listening == on)
+        return;
+    struct epoll_event le = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = LISTEN_TAG};
+    if (epoll_ctl(l->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->srv->listen_fd, &le) != 0) {
+        tp_log_error("http: cannot change the listening socket's watch", "error", strerror(errno));
+        return;
+    }
+    l->listening = on;
+}
+
+static void accept_burst(struct http_loop *l)
+{
+    tp_http_server *s = l->srv;
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        struct http_conn_in c;
+        c.len = sizeof c.addr;
+        c.fd = accept4(s->listen_fd, (struct sockaddr *)&c.addr, &c.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c.fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The socket stays readable: without a pause the loop would spin on it. Said
+                 * once per shortage, not every pause. */
+                if (!l->accept_starved)
+                    tp_log_warn("http: out of descriptors: not accepting connections for now", "error",
+                                strerror(errno));
+                l->accept_starved = 1;
+                listen_set(l, 0);
+                l->accept_resume_ms = http_mono_ns() / 1000000 + ACCEPT_PAUSE_MS;
+            }
+            return;
+        }
+        l->accept_starved = 0;
+        unsigned k = atomic_fetch_add(&s->next_loop, 1) % (unsigned)s->nloops;
+        hand_to(l, &s->loops[k], &c);
+    }
+}
+
 static void *loop_main(void *arg)
 {
     struct http_loop *l = arg;
     for (;;) {
-        if (atomic_load(&l->quiesce) && l->listen_left) {
-            MHD_quiesce_daemon(l->d); /* the shared socket stays open: the server closes it */
-            l->listen_left = 0;
+        if (atomic_load(&l->quiesce) && !atomic_load(&l->quiesced)) {
+            listen_set(l, 0); /* the socket stays open: the server closes it */
+            l->accept_resume_ms = 0;
             atomic_store(&l->quiesced, 1);
         }
         if (atomic_load(&l->quit))
@@ -62,16 +156,31 @@ static void *loop_main(void *arg)
         int ms = 1000;
         if (MHD_get_timeout(l->d, &t) == MHD_YES)
             ms = t < 1000 ? (int)t : 1000;
-        struct epoll_event ev[2];
-        int n = epoll_wait(l->ep, ev, 2, ms);
+        if (l->accept_resume_ms) {
+            int64_t left = l->accept_resume_ms - http_mono_ns() / 1000000;
+            if (left <= 0) {
+                l->accept_resume_ms = 0;
+                listen_set(l, 1);
+            } else if (left < ms) {
+                ms = (int)left;
+            }
+        }
+        struct epoll_event ev[3];
+        int n = epoll_wait(l->ep, ev, 3, ms);
+        int accept_now = 0;
         for (int i = 0; i < n; i++) {
             if (ev[i].data.u32 == WAKE_TAG) {
                 uint64_t v;
                 ssize_t rd = read(l->efd, &v, sizeof v);
                 (void)rd;
+            } else if (ev[i].data.u32 == LISTEN_TAG) {
+                accept_now = l->listening;
             }
         }
         atomic_store(&l->wake_pending, 0);
+        take_handed(l);
+        if (accept_now)
+            accept_burst(l);
         MHD_run(l->d);
     }
     return NULL;
@@ -119,10 +228,12 @@ static int loop_init(tp_http_server *s, struct http_loop *l, char *err, size_t e
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     if (l->efd < 0 || l->ep < 0)
         return tp_errf(err, errlen, TP_EIO, "http: cannot create an event loop: %s", strerror(errno));
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (pthread_mutex_init(&l->in_mu, NULL) != 0)
+        return tp_errf(err, errlen, TP_ENOMEM, "http: cannot create an event loop");
+    l->mu_ready = 1;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL}, /* first, or MHD complains */
-        {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_on_completed, s},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->opts.conn_timeout_s, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -130,13 +241,15 @@ static int loop_init(tp_http_server *s, struct http_loop *l, char *err, size_t e
     l->d = MHD_start_daemon(flags, 0, NULL, NULL, http_on_access, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (!l->d)
         return tp_errf(err, errlen, TP_EIO, "http: cannot start libmicrohttpd: %s", strerror(errno));
-    l->listen_left = 1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
     struct epoll_event we = {.events = EPOLLIN, .data.u32 = WAKE_TAG};
     struct epoll_event me = {.events = EPOLLIN, .data.u32 = MHD_TAG};
     if (!info || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->efd, &we) != 0 ||
         epoll_ctl(l->ep, EPOLL_CTL_ADD, info->epoll_fd, &me) != 0)
         return tp_errf(err, errlen, TP_EIO, "http: cannot set up an event loop: %s", strerror(errno));
+    listen_set(l, 1);
+    if (!l->listening)
+        return tp_errf(err, errlen, TP_EIO, "http: cannot watch the listening socket: %s", strerror(errno));
     return 0;
 }
 
@@ -177,15 +290,14 @@ void http_loops_quiesce(tp_http_server *s)
         if (!l->d)
             continue;
         if (!l->started) {
-            if (l->listen_left)
-                MHD_quiesce_daemon(l->d);
-            l->listen_left = 0;
+            listen_set(l, 0);
             continue;
         }
         atomic_store(&l->quiesce, 1);
         http_loop_wake(l);
     }
-    /* listen_left belongs to the loop thread now; quiesced is how it says it is done. */
+    /* listening belongs to the loop thread now; quiesced is how it says it is done. Once all
+     * have said so, no loop accepts or hands over connections any more. */
     for (int i = 0; i < s->nloops; i++) {
         struct http_loop *l = &s->loops[i];
         while (l->started && !atomic_load(&l->quiesced))
@@ -193,7 +305,7 @@ void http_loops_quiesce(tp_http_server *s)
     }
 }
 
-/* After http_loops_quiesce: the daemons no longer own the listening socket. */
+/* After http_loops_quiesce: no loop watches the listening socket any more. */
 void http_loops_stop(tp_http_server *s)
 {
     for (int i = 0; i < s->nloops; i++) {
@@ -204,6 +316,14 @@ void http_loops_stop(tp_http_server *s)
             pthread_join(l->th, NULL);
             l->started = 0;
         }
+        for (size_t k = 0; k < l->in_n; k++)
+            close(l->in[k].fd); /* handed over as the loop stopped: never given to MHD */
+        free(l->in);
+        l->in = NULL;
+        l->in_n = l->in_cap = 0;
+        if (l->mu_ready)
+            pthread_mutex_destroy(&l->in_mu);
+        l->mu_ready = 0;
         if (l->d)
             MHD_stop_daemon(l->d);
         l->d = NULL;

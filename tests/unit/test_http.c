@@ -17,7 +17,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <cmocka.h>
 
@@ -204,6 +206,15 @@ static void h_park(tp_http_req *r, void *ctx)
 
 static void h_forget(tp_http_req *r, void *ctx) { (void)r, (void)ctx; }
 
+/* Which loop thread runs the handler (handlers run on the loop that holds the connection). */
+static void h_whoami(tp_http_req *r, void *ctx)
+{
+    char body[32];
+    (void)ctx;
+    int n = snprintf(body, sizeof body, "%ld", (long)syscall(SYS_gettid));
+    tp_http_respond(r, 200, "text/plain", body, (size_t)n);
+}
+
 static atomic_int g_ready = 1;
 static int ready(void *ctx, char *why, size_t whylen)
 {
@@ -237,7 +248,8 @@ static int setup(void **state)
         tp_http_route(f->s, "GET", "/async/slow", h_async_slow, NULL) ||
         tp_http_route(f->s, "GET", "/async/fast", h_async_fast, NULL) ||
         tp_http_route(f->s, "POST", "/async/fast", h_async_fast, NULL) ||
-        tp_http_route(f->s, "GET", "/park", h_park, NULL) || tp_http_route(f->s, "GET", "/forget", h_forget, NULL))
+        tp_http_route(f->s, "GET", "/park", h_park, NULL) || tp_http_route(f->s, "GET", "/forget", h_forget, NULL) ||
+        tp_http_route(f->s, "GET", "/whoami", h_whoami, NULL))
         return -1;
     if (tp_http_start(f->s, err, sizeof err) != 0) {
         fprintf(stderr, "start: %s\n", err);
@@ -557,24 +569,6 @@ static void test_client_gone_while_parked(void **state)
     assert_int_equal(r.status, 200);
 }
 
-/* The same, with the answer coming while the server stops. */
-static void test_client_gone_then_stop(void **state)
-{
-    struct fx *f = *state;
-    g_parked = NULL;
-    int fd = raw_connect();
-    const char req[] = "GET /park HTTP/1.1\r\nHost: x\r\n\r\n";
-    assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
-    wait_parked();
-    close(fd);
-    struct later *l = malloc(sizeof *l);
-    pthread_t t2;
-    *l = (struct later){g_parked, 30, 201};
-    assert_int_equal(pthread_create(&t2, NULL, answer_later, l), 0);
-    tp_http_stop(f->s, 2000);
-    pthread_join(t2, NULL);
-}
-
 /* Read one response (headers + Content-Length body) from a raw socket into buf; its status. */
 static int raw_response(int fd, char *buf, size_t cap)
 {
@@ -595,6 +589,81 @@ static int raw_response(int fd, char *buf, size_t cap)
     int status = 0;
     sscanf(buf, "HTTP/1.1 %d", &status);
     return status;
+}
+
+/* Connections opened in one burst are spread evenly over the loops (2 here), whichever loop
+ * accepts them: left to MHD, the loop awake at the time took up to ten at once. */
+static void test_connections_spread(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    int fds[N];
+    long tids[N];
+    char buf[1024];
+    for (int i = 0; i < N; i++)
+        fds[i] = raw_connect();
+    for (int i = 0; i < N; i++) {
+        const char req[] = "GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_int_equal(send(fds[i], req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+        assert_int_equal(raw_response(fds[i], buf, sizeof buf), 200);
+        tids[i] = strtol(strstr(buf, "\r\n\r\n") + 4, NULL, 10);
+        assert_true(tids[i] > 0);
+    }
+    int same_as_first = 0;
+    long other = 0;
+    for (int i = 0; i < N; i++) {
+        if (tids[i] == tids[0]) {
+            same_as_first++;
+        } else {
+            if (!other)
+                other = tids[i];
+            assert_true(tids[i] == other); /* two loops, two threads */
+        }
+    }
+    assert_int_equal(same_as_first, N / 2);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+
+/* Out of descriptors, accepting pauses (the listening socket stays readable, so retrying at
+ * once would spin) and resumes: the waiting connection is served once descriptors are back. */
+static void test_accept_out_of_fds(void **state)
+{
+    (void)state;
+    struct rlimit old, low;
+    char buf[1024];
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int fd = raw_connect();
+    int lowest_free = dup(0);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free; /* no new descriptor anywhere in the process */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    usleep(300 * 1000);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(raw_response(fd, buf, sizeof buf), 200);
+    close(fd);
+}
+
+/* The same, with the answer coming while the server stops. */
+static void test_client_gone_then_stop(void **state)
+{
+    struct fx *f = *state;
+    g_parked = NULL;
+    int fd = raw_connect();
+    const char req[] = "GET /park HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    wait_parked();
+    close(fd);
+    struct later *l = malloc(sizeof *l);
+    pthread_t t2;
+    *l = (struct later){g_parked, 30, 201};
+    assert_int_equal(pthread_create(&t2, NULL, answer_later, l), 0);
+    tp_http_stop(f->s, 2000);
+    pthread_join(t2, NULL);
 }
 
 static struct stopper {
@@ -716,6 +785,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_forces_stuck, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone_while_parked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone_then_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_spread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_out_of_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_request_while_stopping, setup, teardown),
         cmocka_unit_test(test_bad_patterns),
     };
