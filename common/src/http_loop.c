@@ -264,11 +264,14 @@ int http_loops_start(tp_http_server *s, char *err, size_t errlen)
         rc = tp_errf(err, errlen, TP_ENOMEM, "http: out of memory");
         goto fail;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         s->loops[i].efd = s->loops[i].ep = -1;
-        s->nloops = i + 1;
+    s->nloops = n;
+    /* All loops exist before any runs: a running loop may hand a connection to any other. */
+    for (int i = 0; i < n; i++)
         if ((rc = loop_init(s, &s->loops[i], err, errlen)) != 0)
             goto fail;
+    for (int i = 0; i < n; i++) {
         if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0) {
             rc = tp_errf(err, errlen, TP_ENOMEM, "http: cannot start a loop thread");
             goto fail;
