@@ -19,13 +19,29 @@
 /* A response larger than this is refused rather than buffered (no AWS API we use comes near). */
 #define TP_AWS_MAX_BODY ((size_t)256 * 1024 * 1024)
 
+struct capture {
+    tp_aws_response *res;
+    size_t cap;
+    int oom;
+    int too_big;
+    char error_type[128]; /* x-amzn-ErrorType, before any ':' */
+};
+
 struct tp_aws_client {
     CURL *curl;
     tp_aws_config cfg;
     char service[32];
     char endpoint[512];
     char sigv4[160]; /* "aws:amz:<region>:<service>" */
+    /* The request between start and finish. */
+    int busy;
+    struct curl_slist *hl;
+    char *url;
+    const char *method, *path; /* the caller's, for logs and errors */
+    struct capture cp;
 };
+
+static void request_clear(tp_aws_client *c);
 
 int tp_aws_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : TP_EINTERNAL; }
 
@@ -151,6 +167,7 @@ void tp_aws_client_free(tp_aws_client *c)
 {
     if (!c)
         return;
+    request_clear(c);
     if (c->curl)
         curl_easy_cleanup(c->curl);
     /* The secret is in cfg; don't leave it in freed memory. */
@@ -168,14 +185,6 @@ void tp_aws_response_free(tp_aws_response *res)
 }
 
 /* --- response capture --- */
-
-struct capture {
-    tp_aws_response *res;
-    size_t cap;
-    int oom;
-    int too_big;
-    char error_type[128]; /* x-amzn-ErrorType, before any ':' */
-};
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -352,34 +361,45 @@ static int append_header(struct curl_slist **list, const char *name, const char 
     return 0;
 }
 
-int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_query, const tp_aws_header *headers,
-                   size_t nheaders, const void *body, size_t body_len, tp_aws_response *res, char *err, size_t errlen)
+static void request_clear(tp_aws_client *c)
+{
+    curl_slist_free_all(c->hl);
+    free(c->url);
+    c->hl = NULL;
+    c->url = NULL;
+    c->busy = 0;
+}
+
+int tp_aws_request_start(tp_aws_client *c, const char *method, const char *path_and_query,
+                         const tp_aws_header *headers, size_t nheaders, const void *body, size_t body_len,
+                         tp_aws_response *res, char *err, size_t errlen)
 {
     int rc = 0;
-    struct curl_slist *hl = NULL;
-    char *url = NULL;
     char payload_hash[65];
-    struct capture cp = {0};
 
-    if (!c || !method || !path_and_query || path_and_query[0] != '/' || !res || (nheaders && !headers) ||
+    if (!c || c->busy || !method || !path_and_query || path_and_query[0] != '/' || !res || (nheaders && !headers) ||
         (body_len && !body))
         return tp_errf(err, errlen, TP_EINVAL, "tp_aws_request: bad arguments");
     memset(res, 0, sizeof *res);
-    cp.res = res;
+    memset(&c->cp, 0, sizeof c->cp);
+    c->cp.res = res;
+    c->busy = 1;
+    c->method = method;
+    c->path = path_and_query;
 
     size_t ulen = strlen(c->endpoint) + strlen(path_and_query) + 1;
-    url = malloc(ulen);
-    if (!url) {
+    c->url = malloc(ulen);
+    if (!c->url) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "out of memory");
         goto out;
     }
-    snprintf(url, ulen, "%s%s", c->endpoint, path_and_query);
+    snprintf(c->url, ulen, "%s%s", c->endpoint, path_and_query);
 
     rc = sha256_hex(body, body_len, payload_hash);
     if (rc == 0)
-        rc = append_header(&hl, "x-amz-content-sha256", payload_hash);
+        rc = append_header(&c->hl, "x-amz-content-sha256", payload_hash);
     if (rc == 0 && c->cfg.session_token[0])
-        rc = append_header(&hl, "x-amz-security-token", c->cfg.session_token);
+        rc = append_header(&c->hl, "x-amz-security-token", c->cfg.session_token);
     int has_ctype = 0;
     for (size_t i = 0; rc == 0 && i < nheaders; i++) {
         if (!headers[i].name || !headers[i].value || !headers[i].value[0]) {
@@ -389,11 +409,11 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
         }
         if (strcasecmp(headers[i].name, "Content-Type") == 0)
             has_ctype = 1;
-        rc = append_header(&hl, headers[i].name, headers[i].value);
+        rc = append_header(&c->hl, headers[i].name, headers[i].value);
     }
     int sends_body = body_len > 0 || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
     if (rc == 0 && sends_body && !has_ctype)
-        rc = append_header(&hl, "Content-Type", "application/octet-stream");
+        rc = append_header(&c->hl, "Content-Type", "application/octet-stream");
     if (rc != 0) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "out of memory building headers");
         goto out;
@@ -407,7 +427,7 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
         if (cc == CURLE_OK)                              \
             cc = curl_easy_setopt(h, opt, val);          \
     } while (0)
-    SETOPT(CURLOPT_URL, url);
+    SETOPT(CURLOPT_URL, c->url);
     /* S3 keys are literal: without this curl drops "/./" and "/x/../" from the path and the
      * request (signed and sent alike) names a different object than the caller asked for. */
     SETOPT(CURLOPT_PATH_AS_IS, 1L);
@@ -418,11 +438,12 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
     SETOPT(CURLOPT_AWS_SIGV4, c->sigv4);
     SETOPT(CURLOPT_USERNAME, c->cfg.access_key);
     SETOPT(CURLOPT_PASSWORD, c->cfg.secret_key);
-    SETOPT(CURLOPT_HTTPHEADER, hl);
+    SETOPT(CURLOPT_HTTPHEADER, c->hl);
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, &cp);
+    SETOPT(CURLOPT_WRITEDATA, &c->cp);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, &cp);
+    SETOPT(CURLOPT_HEADERDATA, &c->cp);
+    SETOPT(CURLOPT_PRIVATE, c);
     if (sends_body) {
         /* curl sends "Expect: 100-continue" for bodies over 1 MiB and then waits a second for an
          * interim answer kinesis-local never gives. Removing the header with "Expect:" would get it
@@ -438,27 +459,49 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
         SETOPT(CURLOPT_CUSTOMREQUEST, method);
     }
 #undef SETOPT
-    if (cc != CURLE_OK) {
+    if (cc != CURLE_OK)
         rc = tp_errf(err, errlen, cc == CURLE_OUT_OF_MEMORY ? TP_ENOMEM : TP_EINTERNAL, "curl setup: %s",
                      curl_easy_strerror(cc));
-        goto out;
+out:
+    if (rc != 0) {
+        tp_aws_response_free(res);
+        res->status = 0;
+        request_clear(c);
     }
+    return rc;
+}
 
-    cc = curl_easy_perform(h);
-    if (cp.oom) {
+void *tp_aws_client_easy(tp_aws_client *c) { return c ? c->curl : NULL; }
+
+tp_aws_client *tp_aws_client_of_easy(void *easy)
+{
+    char *priv = NULL;
+    if (!easy || curl_easy_getinfo((CURL *)easy, CURLINFO_PRIVATE, &priv) != CURLE_OK)
+        return NULL;
+    return (tp_aws_client *)priv;
+}
+
+int tp_aws_request_finish(tp_aws_client *c, int curl_result, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!c || !c->busy)
+        return tp_errf(err, errlen, TP_EINVAL, "tp_aws_request_finish: no request started");
+    tp_aws_response *res = c->cp.res;
+    CURLcode cc = (CURLcode)curl_result;
+    if (c->cp.oom) {
         rc = tp_errf(err, errlen, TP_ENOMEM, "out of memory reading response");
         goto out;
     }
-    if (cp.too_big) {
+    if (c->cp.too_big) {
         rc = tp_errf(err, errlen, TP_ETOOBIG, "response body over %zu bytes", TP_AWS_MAX_BODY);
         goto out;
     }
     if (cc != CURLE_OK) {
         rc = tp_errf(err, errlen, cc == CURLE_OPERATION_TIMEDOUT ? TP_ETIMEDOUT : TP_EUNAVAIL, "%s %s %s: %s",
-                     c->service, method, c->endpoint, curl_easy_strerror(cc));
+                     c->service, c->method, c->endpoint, curl_easy_strerror(cc));
         goto out;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
     if (!res->body) {
         res->body = malloc(1);
         if (!res->body) {
@@ -468,22 +511,29 @@ int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_qu
         res->body[0] = '\0';
     }
     if (res->status >= 300)
-        parse_error(res, cp.error_type);
+        parse_error(res, c->cp.error_type);
     if (tp_log_enabled(TP_LOG_DEBUG)) {
         char st[16];
         snprintf(st, sizeof st, "%ld", res->status);
-        tp_log_debug("aws request", "service", c->service, "method", method, "path", path_and_query, "status", st,
+        tp_log_debug("aws request", "service", c->service, "method", c->method, "path", c->path, "status", st,
                      "aws_request_id", res->request_id, "error_code", res->error_code[0] ? res->error_code : NULL);
     }
-
 out:
     if (rc != 0) {
         tp_aws_response_free(res);
         res->status = 0;
     }
-    curl_slist_free_all(hl);
-    free(url);
+    request_clear(c);
     return rc;
+}
+
+int tp_aws_request(tp_aws_client *c, const char *method, const char *path_and_query, const tp_aws_header *headers,
+                   size_t nheaders, const void *body, size_t body_len, tp_aws_response *res, char *err, size_t errlen)
+{
+    int rc = tp_aws_request_start(c, method, path_and_query, headers, nheaders, body, body_len, res, err, errlen);
+    if (rc != 0)
+        return rc;
+    return tp_aws_request_finish(c, (int)curl_easy_perform(c->curl), err, errlen);
 }
 
 /* --- classification --- */

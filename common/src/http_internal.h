@@ -120,6 +120,8 @@ struct http_loop {
     struct http_conn_in *in;   /* owned; fds not yet given to MHD are closed by http_loops_stop */
     size_t in_n, in_cap;
     atomic_int wake_pending, quiesce, quiesced, quit;
+    void *data; /* what hooks.start returned (loop thread) */
+    int *watched; size_t nwatched, watched_cap; /* fds in ep for the hooks (loop thread) */
 };
 
 struct tp_http_server {
@@ -129,6 +131,7 @@ struct tp_http_server {
     int nloops;
     int listen_fd; /* in every loop's epoll; accepted connections go round-robin (next_loop) */
     atomic_uint next_loop;
+    tp_http_loop_hooks hooks;
     int port;
     int access_log_all;
 

@@ -34,6 +34,7 @@
 #define WAKE_TAG 1u
 #define MHD_TAG 2u
 #define LISTEN_TAG 3u
+#define FD_TAG 4u /* a hook's descriptor: data.u64 = fd << 8 | FD_TAG */
 #define ACCEPT_BURST 64       /* connections accepted per wake-up before MHD runs again */
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
 
@@ -141,9 +142,43 @@ static void accept_burst(struct http_loop *l)
     }
 }
 
+int tp_http_loop_watch(tp_http_loop *l, int fd, unsigned events)
+{
+    size_t i = 0;
+    while (i < l->nwatched && l->watched[i] != fd)
+        i++;
+    struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)fd << 8 | FD_TAG};
+    if (events == 0) {
+        if (i == l->nwatched)
+            return 0;
+        l->watched[i] = l->watched[--l->nwatched];
+        /* curl may have closed the fd already, which took it out of the set. */
+        return epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL) == 0 || errno == EBADF || errno == ENOENT ? 0 : TP_EIO;
+    }
+    if (i < l->nwatched)
+        return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : TP_EIO;
+    if (l->nwatched == l->watched_cap) {
+        size_t cap = l->watched_cap ? l->watched_cap * 2 : 8;
+        int *w = realloc(l->watched, cap * sizeof *w);
+        if (!w)
+            return TP_ENOMEM;
+        l->watched = w;
+        l->watched_cap = cap;
+    }
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return TP_EIO;
+    l->watched[l->nwatched++] = fd;
+    return 0;
+}
+
+void *tp_http_req_loop_data(tp_http_req *r) { return r && r->loop ? r->loop->data : NULL; }
+
 static void *loop_main(void *arg)
 {
     struct http_loop *l = arg;
+    const tp_http_loop_hooks *hk = &l->srv->hooks;
+    if (hk->start)
+        l->data = hk->start(hk->ctx, l);
     for (;;) {
         if (atomic_load(&l->quiesce) && !atomic_load(&l->quiesced)) {
             listen_set(l, 0); /* the socket stays open: the server closes it */
@@ -165,11 +200,19 @@ static void *loop_main(void *arg)
                 ms = (int)left;
             }
         }
-        struct epoll_event ev[3];
-        int n = epoll_wait(l->ep, ev, 3, ms);
+        if (hk->timeout_ms) {
+            long t2 = hk->timeout_ms(l->data);
+            if (t2 >= 0 && t2 < ms)
+                ms = (int)t2;
+        }
+        struct epoll_event ev[16];
+        int n = epoll_wait(l->ep, ev, 16, ms);
         int accept_now = 0;
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.u32 == WAKE_TAG) {
+            if ((ev[i].data.u64 & 0xff) == FD_TAG) {
+                if (hk->event)
+                    hk->event(l->data, (int)(ev[i].data.u64 >> 8), ev[i].events);
+            } else if (ev[i].data.u32 == WAKE_TAG) {
                 uint64_t v;
                 ssize_t rd = read(l->efd, &v, sizeof v);
                 (void)rd;
@@ -182,7 +225,22 @@ static void *loop_main(void *arg)
         if (accept_now)
             accept_burst(l);
         MHD_run(l->d);
+        if (hk->pass) {
+            hk->pass(l->data);
+            if (atomic_exchange(&l->wake_pending, 0)) {
+                /* The hook answered requests: send them now rather than after another wait. */
+                uint64_t v;
+                ssize_t rd = read(l->efd, &v, sizeof v);
+                (void)rd;
+                MHD_run(l->d);
+            }
+        }
     }
+    if (hk->stop)
+        hk->stop(l->data);
+    free(l->watched);
+    l->watched = NULL;
+    l->nwatched = l->watched_cap = 0;
     return NULL;
 }
 

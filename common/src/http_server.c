@@ -200,6 +200,14 @@ void http_mhd_log(void *cls, const char *fmt, va_list ap)
     tp_log_warn("libmicrohttpd", "detail", msg);
 }
 
+int tp_http_set_loop_hooks(tp_http_server *s, const tp_http_loop_hooks *hooks)
+{
+    if (!s || !hooks || s->loops)
+        return TP_EINVAL;
+    s->hooks = *hooks;
+    return 0;
+}
+
 int tp_http_start(tp_http_server *s, char *err, size_t errlen)
 {
     if (!s || s->started)

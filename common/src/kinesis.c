@@ -34,6 +34,8 @@ void tp_kinesis_free(tp_kinesis *k)
 {
     if (!k)
         return;
+    free(k->put_body);
+    tp_aws_response_free(&k->put_res);
     tp_aws_client_free(k->aws);
     free(k);
 }
@@ -71,7 +73,7 @@ int tp_kinesis__call(tp_kinesis *k, const char *op, json_t *req, json_t **resp, 
 int tp_kinesis__call_body(tp_kinesis *k, const char *op, const char *body, size_t len, json_t **resp, char *err,
                           size_t errlen)
 {
-    int rc = 0;
+    int rc;
     char target[96];
     tp_aws_response res = {0};
     *resp = NULL;
@@ -82,33 +84,35 @@ int tp_kinesis__call_body(tp_kinesis *k, const char *op, const char *body, size_
         {"X-Amz-Target", target},
     };
     rc = tp_aws_request(k->aws, "POST", "/", hdrs, 2, body, len, &res, err, errlen);
-    if (rc != 0)
-        goto out;
-    if (res.status < 200 || res.status >= 300) {
-        rc = tp_aws_classify(res.status, res.error_code);
+    if (rc == 0)
+        rc = tp_kinesis__answer(op, &res, resp, err, errlen);
+    tp_aws_response_free(&res);
+    return rc;
+}
+
+int tp_kinesis__answer(const char *op, const tp_aws_response *res, json_t **resp, char *err, size_t errlen)
+{
+    int rc = 0;
+    *resp = NULL;
+    if (res->status < 200 || res->status >= 300) {
+        rc = tp_aws_classify(res->status, res->error_code);
         if (rc == 0)
             rc = TP_EPROTO;
-        tp_errf(err, errlen, rc, "%s: HTTP %ld %s: %s", op, res.status, res.error_code[0] ? res.error_code : "-",
-                res.error_message);
-        goto out;
+        return tp_errf(err, errlen, rc, "%s: HTTP %ld %s: %s", op, res->status,
+                       res->error_code[0] ? res->error_code : "-", res->error_message);
     }
     json_error_t je;
-    if (res.body_len == 0) {
+    if (res->body_len == 0) {
         /* CreateStream, DeleteStream, SplitShard... answer 200 with an empty body. */
         *resp = json_object();
-        if (!*resp)
-            rc = tp_errf(err, errlen, TP_ENOMEM, "%s: out of memory", op);
-        goto out;
+        return *resp ? 0 : tp_errf(err, errlen, TP_ENOMEM, "%s: out of memory", op);
     }
-    *resp = json_loadb(res.body, res.body_len, 0, &je);
+    *resp = json_loadb(res->body, res->body_len, 0, &je);
     if (!*resp || !json_is_object(*resp)) {
         json_decref(*resp);
         *resp = NULL;
         rc = tp_errf(err, errlen, TP_EPROTO, "%s: response is not a JSON object: %s", op, je.text);
-        goto out;
     }
-out:
-    tp_aws_response_free(&res);
     return rc;
 }
 

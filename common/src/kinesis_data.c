@@ -160,34 +160,24 @@ static int classify_entry(const char *code)
     return (e == 0 || e == TP_EPROTO) ? TP_EUNAVAIL : e;
 }
 
-int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n,
-                           tp_put_result_entry *results, size_t *failed_count, char *err, size_t errlen)
+static int put_check(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n,
+                     const tp_put_result_entry *results, char *err, size_t errlen)
 {
-    int rc;
-    char *body = NULL;
-    size_t body_len = 0;
-    json_t *resp = NULL;
     if (!k || !stream || !*stream || !entries || !results)
         return tp_errf(err, errlen, TP_EINVAL, "PutRecords: bad arguments");
     if (utf8_chars(stream) == SIZE_MAX)
         return tp_errf(err, errlen, TP_EINVAL, "PutRecords: stream name is not valid UTF-8");
-    rc = check_entries(entries, n, err, errlen);
-    if (rc != 0)
-        return rc;
-    body = build_put_body(stream, entries, n, &body_len);
-    if (!body) {
-        rc = tp_errf(err, errlen, TP_ENOMEM, "PutRecords: out of memory building request");
-        goto out;
-    }
-    rc = tp_kinesis__call_body(k, "PutRecords", body, body_len, &resp, err, errlen);
-    if (rc != 0)
-        goto out;
+    return check_entries(entries, n, err, errlen);
+}
+
+/* Per-entry outcomes of an answered call. */
+static int put_results(json_t *resp, size_t n, tp_put_result_entry *results, size_t *failed_count, char *err,
+                       size_t errlen)
+{
     json_t *recs = json_object_get(resp, "Records");
-    if (!json_is_array(recs) || json_array_size(recs) != n) {
-        rc = tp_errf(err, errlen, TP_EPROTO, "PutRecords: answer has %zu records for %zu sent",
-                     json_is_array(recs) ? json_array_size(recs) : 0, n);
-        goto out;
-    }
+    if (!json_is_array(recs) || json_array_size(recs) != n)
+        return tp_errf(err, errlen, TP_EPROTO, "PutRecords: answer has %zu records for %zu sent",
+                       json_is_array(recs) ? json_array_size(recs) : 0, n);
     size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_array_get(recs, i);
@@ -213,9 +203,72 @@ int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry
     }
     if (failed_count)
         *failed_count = failed;
-out:
+    return 0;
+}
+
+int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n,
+                           tp_put_result_entry *results, size_t *failed_count, char *err, size_t errlen)
+{
+    json_t *resp = NULL;
+    int rc = put_check(k, stream, entries, n, results, err, errlen);
+    if (rc != 0)
+        return rc;
+    size_t body_len = 0;
+    char *body = build_put_body(stream, entries, n, &body_len);
+    if (!body)
+        return tp_errf(err, errlen, TP_ENOMEM, "PutRecords: out of memory building request");
+    rc = tp_kinesis__call_body(k, "PutRecords", body, body_len, &resp, err, errlen);
+    if (rc == 0)
+        rc = put_results(resp, n, results, failed_count, err, errlen);
     free(body);
     json_decref(resp);
+    return rc;
+}
+
+static const tp_aws_header put_hdrs[] = {
+    {"Content-Type", "application/x-amz-json-1.1"},
+    {"X-Amz-Target", "Kinesis_20131202.PutRecords"},
+};
+
+int tp_kinesis_put_start(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n, char *err,
+                         size_t errlen)
+{
+    static tp_put_result_entry unused;
+    int rc = put_check(k, stream, entries, n, &unused, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (k->put_body)
+        return tp_errf(err, errlen, TP_EINVAL, "PutRecords: a call is already in flight on this client");
+    size_t body_len = 0;
+    k->put_body = build_put_body(stream, entries, n, &body_len);
+    if (!k->put_body)
+        return tp_errf(err, errlen, TP_ENOMEM, "PutRecords: out of memory building request");
+    k->put_n = n;
+    rc = tp_aws_request_start(k->aws, "POST", "/", put_hdrs, 2, k->put_body, body_len, &k->put_res, err, errlen);
+    if (rc != 0) {
+        free(k->put_body);
+        k->put_body = NULL;
+    }
+    return rc;
+}
+
+void *tp_kinesis_easy(tp_kinesis *k) { return k ? tp_aws_client_easy(k->aws) : NULL; }
+
+int tp_kinesis_put_finish(tp_kinesis *k, int curl_result, tp_put_result_entry *results, size_t *failed_count,
+                          char *err, size_t errlen)
+{
+    if (!k || !k->put_body || !results)
+        return tp_errf(err, errlen, TP_EINVAL, "PutRecords: no call in flight");
+    json_t *resp = NULL;
+    int rc = tp_aws_request_finish(k->aws, curl_result, err, errlen);
+    if (rc == 0)
+        rc = tp_kinesis__answer("PutRecords", &k->put_res, &resp, err, errlen);
+    if (rc == 0)
+        rc = put_results(resp, k->put_n, results, failed_count, err, errlen);
+    json_decref(resp);
+    tp_aws_response_free(&k->put_res);
+    free(k->put_body);
+    k->put_body = NULL;
     return rc;
 }
 

@@ -8,6 +8,10 @@
 
 struct tp_kinesis {
     tp_aws_client *aws;
+    /* An asynchronous PutRecords between start and finish (kinesis_data.c). */
+    char *put_body;
+    size_t put_n;
+    tp_aws_response put_res;
 };
 
 /* One JSON 1.1 call: POST / with X-Amz-Target Kinesis_20131202.<op>. Borrows req. On success
@@ -18,6 +22,10 @@ int tp_kinesis__call(tp_kinesis *k, const char *op, json_t *req, json_t **resp, 
 /* The same call with the request body already serialized (body borrowed, len bytes). */
 int tp_kinesis__call_body(tp_kinesis *k, const char *op, const char *body, size_t len, json_t **resp, char *err,
                           size_t errlen);
+
+/* The parsed answer of a call whose HTTP exchange is done (res filled): the same results as
+ * tp_kinesis__call_body. */
+int tp_kinesis__answer(const char *op, const tp_aws_response *res, json_t **resp, char *err, size_t errlen);
 
 /* Standard padded base64 of data into out (room for (len + 2) / 3 * 4 bytes, no NUL written);
  * returns the length. Defined in aws_codec.c next to tp_aws_base64_encode. */

@@ -48,6 +48,7 @@ enum ingest_reject {
 struct ingest {
     tp_auth *auth;         /* borrowed */
     tp_producer *producer; /* borrowed */
+    int nloops;            /* HTTP loops, each with a producer lane (0: lanes off) */
     tp_metrics *metrics;   /* borrowed */
     tp_counter *accepted[TP_STREAM__COUNT];
     tp_counter *rejected[REJ__COUNT];

@@ -26,6 +26,7 @@ struct ingest_config {
     int64_t linger_ms;
     int64_t senders;
     int64_t flush_events;
+    int loop_lanes;
     int64_t max_attempt_ms;
     int64_t auth_cache_ms;
     char *stream_tenants, *stream_users, *stream_jobs;
@@ -50,6 +51,8 @@ static const tp_config_key ingest_keys[] = {
     TP_CFG_INT("TP_SENDERS", C, senders, 8, 1, 64, "PutRecords calls in flight at once"),
     TP_CFG_INT("TP_FLUSH_EVENTS", C, flush_events, 64, 1, 100000,
                "this many waiting events go out at once when a sender is free, linger or not"),
+    TP_CFG_BOOL("TP_SEND_FROM_LOOPS", C, loop_lanes, 1,
+                "form batches and call PutRecords on the HTTP loops' own threads (false: batcher and senders only)"),
     TP_CFG_INT("TP_MAX_ATTEMPT_MS", C, max_attempt_ms, 5000, 100, 600000,
                "retry Kinesis this long, then spool what is not stored"),
     TP_CFG_INT("TP_AUTH_CACHE_MS", C, auth_cache_ms, 1000, 0, 600000,
@@ -74,6 +77,18 @@ static int ready(void *ctx, char *why, size_t whylen)
     struct ingest *ing = ctx;
     return tp_producer_ready(ing->producer, why, whylen);
 }
+
+/* Each HTTP loop gets a producer lane: the happy path of a request stays on its loop's thread. */
+static int lane_watch(void *loop, int fd, unsigned events) { return tp_http_loop_watch(loop, fd, events); }
+static void *lane_start(void *ctx, tp_http_loop *loop)
+{
+    struct ingest *ing = ctx;
+    return tp_producer_lane_new(ing->producer, ing->nloops, lane_watch, loop);
+}
+static void lane_pass(void *lane) { if (lane) tp_producer_lane_pass(lane); }
+static long lane_timeout(void *lane) { return lane ? tp_producer_lane_timeout_ms(lane) : -1; }
+static void lane_event(void *lane, int fd, unsigned events) { if (lane) tp_producer_lane_event(lane, fd, events); }
+static void lane_stop(void *lane) { tp_producer_lane_free(lane); }
 
 int main(int argc, char **argv)
 {
@@ -156,8 +171,12 @@ int main(int argc, char **argv)
         .ready = ready,
         .ready_ctx = &ing,
     };
+    ing.nloops = cfg.loop_lanes ? (int)cfg.threads : 0;
+    const tp_http_loop_hooks hooks = {.ctx = &ing, .start = lane_start, .pass = lane_pass,
+                                      .timeout_ms = lane_timeout, .event = lane_event, .stop = lane_stop};
     if (tp_http_server_new(&ho, &http, err, sizeof err) != 0 || ingest_routes_events(http, &ing) != 0 ||
-        ingest_routes_admin(http, &ing) != 0 || tp_http_start(http, err, sizeof err) != 0) {
+        ingest_routes_admin(http, &ing) != 0 || (ing.nloops && tp_http_set_loop_hooks(http, &hooks) != 0) ||
+        tp_http_start(http, err, sizeof err) != 0) {
         tp_log_error("cannot start the HTTP server", "error", err);
         goto out;
     }

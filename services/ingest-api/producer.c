@@ -111,7 +111,7 @@ static void batcher_emit(void *ctx, struct pbatch *b)
     p_enqueue(bt->p, b);
 }
 
-static int spool_mode(tp_producer *p)
+int p_spool_mode(tp_producer *p)
 {
     tp_spool_stats st;
     tp_spool_get_stats(p->spool, &st);
@@ -280,7 +280,7 @@ static void *batcher_main(void *arg)
         struct preq *list = take_inbox(p, stop);
 
         if (list) {
-            if (spool_mode(p))
+            if (p_spool_mode(p))
                 spool_requests(&bt, list);
             else
                 form_requests(&bt, list);
@@ -424,22 +424,25 @@ out:
     return rc;
 }
 
-int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb, void *ctx)
+struct preq *p_req_new(const tp_producer_record *recs, size_t n, tp_producer_done_cb cb, void *ctx, int *rc)
 {
-    if (!p || !recs || n == 0 || !cb)
-        return TP_EINVAL;
+    *rc = TP_EINVAL;
+    if (!recs || n == 0 || !cb)
+        return NULL;
     size_t size = sizeof(struct preq) + n * sizeof(struct prec);
     for (size_t i = 0; i < n; i++) {
         const tp_producer_record *r = &recs[i];
         size_t kl = r->partition_key ? strlen(r->partition_key) : 0;
         if ((unsigned)r->stream >= TP_STREAM__COUNT || kl == 0 || kl > P_MAX_PKEY || (!r->data && r->len) ||
             r->len + 2 * kl + 64 > P_MAX_RECORD)
-            return TP_EINVAL;
+            return NULL;
         size += kl + 1 + r->len;
     }
+    *rc = TP_ENOMEM;
     struct preq *q = malloc(size);
     if (!q)
-        return TP_ENOMEM;
+        return NULL;
+    *rc = 0;
     q->next = NULL;
     q->cb = cb;
     q->ctx = ctx;
@@ -464,6 +467,18 @@ int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n,
         pr->stream = (uint8_t)r->stream;
         blob += r->len;
     }
+    return q;
+}
+
+int tp_producer_submit(tp_producer *p, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb, void *ctx)
+{
+    int rc;
+    if (!p)
+        return TP_EINVAL;
+    struct preq *q = p_req_new(recs, n, cb, ctx, &rc);
+    if (!q)
+        return rc;
+    size_t size = q->bytes;
     atomic_fetch_add(&p->submitting, 1);
     if (atomic_load(&p->closing)) {
         atomic_fetch_sub(&p->submitting, 1);

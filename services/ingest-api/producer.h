@@ -82,4 +82,22 @@ void tp_producer_get_stats(tp_producer *p, tp_producer_stats *st);
  * pending callback, join threads. Then free. NULL-safe. */
 void tp_producer_free(tp_producer *p);
 
+/* --- lanes: batching and sending on an event loop's own thread (producer_lane.c) ---
+ * One lane per HTTP loop, used only on that loop's thread: submit behaves like
+ * tp_producer_submit (the callback may run inside a later pass/event call on this thread, or on
+ * a producer thread for records it handed over); pass runs its group commit after each HTTP
+ * pass; timeout_ms says when it next needs a pass (-1: not before an event); event forwards
+ * readiness of a descriptor the lane asked to watch through watch (events 0: stop watching).
+ * free hands whatever it holds or has in flight to the producer's senders: call it before
+ * tp_producer_free. The lane borrows p. */
+typedef struct tp_producer_lane tp_producer_lane;
+typedef int (*tp_producer_lane_watch_fn)(void *ctx, int fd, unsigned events);
+tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_lane_watch_fn watch, void *watch_ctx);
+void tp_producer_lane_free(tp_producer_lane *l); /* NULL-safe */
+int tp_producer_lane_submit(tp_producer_lane *l, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb,
+                            void *ctx) TP_MUSTCHECK;
+void tp_producer_lane_pass(tp_producer_lane *l);
+long tp_producer_lane_timeout_ms(tp_producer_lane *l);
+void tp_producer_lane_event(tp_producer_lane *l, int fd, unsigned events);
+
 #endif

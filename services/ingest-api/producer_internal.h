@@ -1,9 +1,12 @@
 /* producer_internal.h — what producer.c (requests, batcher), producer_batch.c (shard map,
- * batch forming, KPL aggregation) and producer_send.c (senders, drainer, spooling) share.
+ * batch forming, KPL aggregation), producer_send.c (senders, drainer, spooling) and
+ * producer_lane.c (batching and sending on an HTTP loop's thread) share.
  * Not a public header: producer.h is the contract.
  *
  * Data flow:
- *   submit → inbox (lock-free) → batcher thread → per-stream former → batch → send queue → senders
+ *   lane submit → the lane's formers → batch → async PutRecords on the loop → ack on the loop
+ *                                                 └─ (failed entries, stop) → send queue → senders
+ *   submit (no lane, or spool mode) → inbox (lock-free) → batcher thread → per-stream former → batch → send queue → senders
  *                                  └─ (spool mode) → tp_spool_append → callbacks
  *   spool → drainer thread → drainer's formers → batches (from_spool) → send queue → senders → ack
  * Memory: one allocation per request (preq: header, records, copied bytes); batches are pooled
@@ -221,5 +224,17 @@ void p_enqueue(tp_producer *p, struct pbatch *b);
 int p_spool_append_recs(tp_producer *p, struct prec **recs, size_t n);
 /* 1 while calls to Kinesis have been failing for a while (new records go to the spool). */
 int p_kinesis_down(tp_producer *p);
+void p_count_retry(tp_producer *p, int err, uint64_t n);
+/* The entries of b not yet stored, as PutRecords entries; idx maps them back. Returns how many. */
+size_t p_batch_entries(const struct pbatch *b, tp_put_entry *pe, size_t *idx);
+/* An answered call: entries stored are done and their records completed, the rest counted. */
+void p_batch_apply(tp_producer *p, struct pbatch *b, const size_t *idx, const tp_put_result_entry *res, size_t m);
+/* A call that failed as a whole: starts the "Kinesis down" clock, counts, logs. */
+void p_call_failed(tp_producer *p, const char *stream, int rc, unsigned attempt, const char *err);
+
+/* producer.c */
+/* A request's records copied into one allocation (NULL on bad input or OOM: *rc says which). */
+struct preq *p_req_new(const tp_producer_record *recs, size_t n, tp_producer_done_cb cb, void *ctx, int *rc);
+int p_spool_mode(tp_producer *p);
 
 #endif

@@ -50,7 +50,7 @@ int p_kinesis_down(tp_producer *p)
     return since != 0 && tp_now_mono_ms() - since >= DOWN_AFTER_MS;
 }
 
-static void count_retry(tp_producer *p, int err, uint64_t n)
+void p_count_retry(tp_producer *p, int err, uint64_t n)
 {
     switch (err) {
     case TP_ETHROTTLED:
@@ -150,6 +150,52 @@ static void spool_remainder(tp_producer *p, struct pbatch *b)
     free(recs);
 }
 
+void p_batch_apply(tp_producer *p, struct pbatch *b, const size_t *idx, const tp_put_result_entry *res, size_t m)
+{
+    atomic_store(&p->fail_since_ms, 0);
+    for (size_t j = 0; j < m; j++) {
+        struct pentry *e = &b->ents[idx[j]];
+        if (res[j].err != 0) {
+            p_count_retry(p, res[j].err, 1);
+            continue;
+        }
+        if (e->shard >= 0 && strcmp(res[j].shard_id, b->map->r[e->shard].id) != 0)
+            atomic_store(&p->refresh_wanted, 1); /* resharded under us */
+        e->done = 1;
+        tp_counter_add(p->m_kinesis_records[b->stream], e->nrecs);
+        for (size_t k = 0; k < e->nrecs; k++)
+            p_complete_rec(p, b->recs[e->rec_first + k], 0);
+    }
+}
+
+void p_call_failed(tp_producer *p, const char *stream, int rc, unsigned attempt, const char *err)
+{
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&p->fail_since_ms, &zero, tp_now_mono_ms());
+    p_count_retry(p, rc, 1);
+    if (attempt == 0 || attempt % 10 == 0) {
+        char ab[16];
+        snprintf(ab, sizeof ab, "%u", attempt);
+        tp_log_warn("producer: PutRecords failed", "stream", stream, "attempt", ab, "error", err);
+    }
+}
+
+size_t p_batch_entries(const struct pbatch *b, tp_put_entry *pe, size_t *idx)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct pentry *e = &b->ents[i];
+        if (e->done)
+            continue;
+        pe[m].data = b->arena + e->data_off;
+        pe[m].len = e->len;
+        pe[m].partition_key = (const char *)b->arena + e->pkey_off;
+        pe[m].explicit_hash_key = e->shard >= 0 ? b->map->r[e->shard].start_dec : NULL;
+        idx[m++] = i;
+    }
+    return m;
+}
+
 /* PutRecords until every entry is stored, or (request batches) the deadline passes and the rest
  * is spooled. Returns 1 when every entry is in Kinesis or the spool, 0 when a spool batch gave
  * up because the producer is stopping. */
@@ -166,17 +212,7 @@ static int send_batch(struct psender *s, struct pbatch *b)
         return 1;
     }
     for (;;) {
-        size_t m = 0;
-        for (size_t i = 0; i < b->n; i++) {
-            const struct pentry *e = &b->ents[i];
-            if (e->done)
-                continue;
-            s->pe[m].data = b->arena + e->data_off;
-            s->pe[m].len = e->len;
-            s->pe[m].partition_key = (const char *)b->arena + e->pkey_off;
-            s->pe[m].explicit_hash_key = e->shard >= 0 ? b->map->r[e->shard].start_dec : NULL;
-            s->idx[m++] = i;
-        }
+        size_t m = p_batch_entries(b, s->pe, s->idx);
         if (m == 0)
             return 1;
         size_t failed = 0;
@@ -184,31 +220,11 @@ static int send_batch(struct psender *s, struct pbatch *b)
         int rc = tp_kinesis_put_records(s->k, stream, s->pe, m, s->res, &failed, err, sizeof err);
         tp_histogram_observe(p->m_put_seconds[b->stream], (double)(tp_now_mono_ns() - t0) / 1e9);
         if (rc == 0) {
-            atomic_store(&p->fail_since_ms, 0);
-            for (size_t j = 0; j < m; j++) {
-                struct pentry *e = &b->ents[s->idx[j]];
-                if (s->res[j].err != 0) {
-                    count_retry(p, s->res[j].err, 1);
-                    continue;
-                }
-                if (e->shard >= 0 && strcmp(s->res[j].shard_id, b->map->r[e->shard].id) != 0)
-                    atomic_store(&p->refresh_wanted, 1); /* resharded under us */
-                e->done = 1;
-                tp_counter_add(p->m_kinesis_records[b->stream], e->nrecs);
-                for (size_t k = 0; k < e->nrecs; k++)
-                    p_complete_rec(p, b->recs[e->rec_first + k], 0);
-            }
+            p_batch_apply(p, b, s->idx, s->res, m);
             if (failed == 0)
                 return 1;
         } else {
-            int64_t zero = 0;
-            atomic_compare_exchange_strong(&p->fail_since_ms, &zero, tp_now_mono_ms());
-            count_retry(p, rc, 1);
-            if (attempt == 0 || attempt % 10 == 0) {
-                char ab[16];
-                snprintf(ab, sizeof ab, "%u", attempt);
-                tp_log_warn("producer: PutRecords failed", "stream", stream, "attempt", ab, "error", err);
-            }
+            p_call_failed(p, stream, rc, attempt, err);
         }
         int stop = stopping(p);
         if (b->from_spool) {

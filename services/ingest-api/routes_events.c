@@ -323,7 +323,9 @@ static void h_post_events(tp_http_req *req, void *ctx)
         goto out;
     }
     tp_http_req_suspend(req);
-    rc = tp_producer_submit(ing->producer, recs.recs, recs.n, on_durable, p);
+    tp_producer_lane *lane = tp_http_req_loop_data(req);
+    rc = lane ? tp_producer_lane_submit(lane, recs.recs, recs.n, on_durable, p)
+              : tp_producer_submit(ing->producer, recs.recs, recs.n, on_durable, p);
     if (rc == 0) {
         p = NULL; /* on_durable owns it now */
         goto out;

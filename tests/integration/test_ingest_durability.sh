@@ -15,7 +15,8 @@
 #      and /readyz 503 once full; started again with Kinesis, its spool drains.
 #   E. SIGTERM under load (and with requests arriving on kept-alive connections while it drains):
 #      the instance stops cleanly; what it acknowledged is in Kinesis.
-#   F. group commit: with a 3 s linger, a lone event right after a call waits the linger out;
+#   F. group commit (one HTTP loop: each loop commits its own requests): with a 3 s linger, a
+#      lone event right after a call waits the linger out;
 #      once TP_FLUSH_EVENTS events wait they go at once, in one PutRecords call.
 # Then every acknowledged event of every phase must be in Kinesis, in the stream of its type,
 # under its partition key, unchanged; extra copies only as identical copies (deduped by event_id).
@@ -252,7 +253,7 @@ post_wait e
 
 # ---------------------------------------------------------------- F: group commit
 # Ten user.login events (one stream, so one call per flush) posted one per request.
-api_start api3 "$API3_PORT" "$PROXY_URL" TP_LINGER_MS=3000 TP_FLUSH_EVENTS=8
+api_start api3 "$API3_PORT" "$PROXY_URL" TP_LINGER_MS=3000 TP_FLUSH_EVENTS=8 TP_INGEST_THREADS=1
 "${CHECK[@]}" synth --seed "$((SEED * 10 + 6))" --per-type 10 | grep '"type": *"user.login"' >"$WORK/f.ndjson"
 (($(grep -c . "$WORK/f.ndjson") == 10)) || fail "F: expected 10 user.login events from synth"
 : >"$WORK/f.acked"

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -648,6 +650,100 @@ static void test_accept_out_of_fds(void **state)
     close(fd);
 }
 
+/* Loop hooks: each loop's start hook runs on that loop, its data reaches the handlers it runs,
+ * a descriptor it watches reports to its event hook (here a pipe the handler writes, and the
+ * event answers the parked request on the loop's thread), and stop runs once per loop. */
+struct hook_loop {
+    tp_http_loop *loop;
+    int pfd[2];
+    tp_http_req *parked;
+    long tid;
+};
+static atomic_int g_hook_started, g_hook_stopped, g_hook_passes;
+
+static void *hk_start(void *ctx, tp_http_loop *loop)
+{
+    (void)ctx;
+    struct hook_loop *h = calloc(1, sizeof *h);
+    if (!h || pipe2(h->pfd, O_NONBLOCK | O_CLOEXEC) != 0 || tp_http_loop_watch(loop, h->pfd[0], EPOLLIN) != 0)
+        return NULL;
+    h->loop = loop;
+    h->tid = (long)syscall(SYS_gettid);
+    atomic_fetch_add(&g_hook_started, 1);
+    return h;
+}
+static void hk_pass(void *data) { (void)data, atomic_fetch_add(&g_hook_passes, 1); }
+static long hk_timeout(void *data) { return (void)data, -1; }
+static void hk_event(void *data, int fd, unsigned events)
+{
+    struct hook_loop *h = data;
+    char c;
+    if (fd != h->pfd[0] || !(events & EPOLLIN) || read(fd, &c, 1) != 1 || !h->parked)
+        return;
+    char body[48];
+    int n = snprintf(body, sizeof body, "event on %ld", (long)syscall(SYS_gettid));
+    tp_http_respond(h->parked, 200, "text/plain", body, (size_t)n);
+    h->parked = NULL;
+}
+static void hk_stop(void *data)
+{
+    struct hook_loop *h = data;
+    if (!h)
+        return;
+    if (tp_http_loop_watch(h->loop, h->pfd[0], 0) == 0)
+        atomic_fetch_add(&g_hook_stopped, 1);
+    close(h->pfd[0]);
+    close(h->pfd[1]);
+    free(h);
+}
+static void h_via_loop(tp_http_req *r, void *ctx)
+{
+    (void)ctx;
+    struct hook_loop *h = tp_http_req_loop_data(r);
+    if (!h || h->tid != (long)syscall(SYS_gettid)) {
+        tp_http_respond_error(r, 500, "internal", NULL, "no loop data, or another loop's");
+        return;
+    }
+    tp_http_req_suspend(r);
+    h->parked = r;
+    char c = 'x';
+    if (write(h->pfd[1], &c, 1) != 1)
+        abort();
+}
+
+static void test_loop_hooks(void **state)
+{
+    (void)state;
+    char err[256];
+    tp_metrics *m;
+    tp_http_server *s;
+    assert_int_equal(tp_metrics_new(&m), 0);
+    tp_http_options o = {.svc = "test", .bind_addr = "127.0.0.1", .port = 0, .threads = 2, .max_body = 1024,
+                         .conn_timeout_s = 5, .metrics = m};
+    assert_int_equal(tp_http_server_new(&o, &s, err, sizeof err), 0);
+    assert_int_equal(tp_http_route(s, "GET", "/via-loop", h_via_loop, NULL), 0);
+    const tp_http_loop_hooks hooks = {.start = hk_start, .pass = hk_pass, .timeout_ms = hk_timeout,
+                                      .event = hk_event, .stop = hk_stop};
+    assert_int_equal(tp_http_set_loop_hooks(s, &hooks), 0);
+    assert_int_equal(tp_http_start(s, err, sizeof err), 0);
+    assert_int_equal(tp_http_set_loop_hooks(s, &hooks), TP_EINVAL); /* too late */
+    g_port = tp_http_port(s);
+    long seen[2] = {0, 0};
+    for (int i = 0; i < 2; i++) { /* two connections: one per loop */
+        struct reply r;
+        GET("/via-loop", &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "event on "));
+        seen[i] = strtol(r.body + 9, NULL, 10);
+    }
+    assert_true(seen[0] != seen[1]);
+    assert_int_equal(atomic_load(&g_hook_started), 2);
+    assert_true(atomic_load(&g_hook_passes) > 0);
+    tp_http_server_free(s);
+    assert_int_equal(atomic_load(&g_hook_stopped), 2);
+    tp_metrics_free(m);
+}
+
 /* The same, with the answer coming while the server stops. */
 static void test_client_gone_then_stop(void **state)
 {
@@ -787,6 +883,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_gone_then_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connections_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_out_of_fds, setup, teardown),
+        cmocka_unit_test(test_loop_hooks),
         cmocka_unit_test_setup_teardown(test_keepalive_request_while_stopping, setup, teardown),
         cmocka_unit_test(test_bad_patterns),
     };

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <curl/curl.h>
+
 #include "aws_test_server.h"
 #include "tp/kinesis.h"
 
@@ -194,6 +196,74 @@ static void test_put_partial_failure(void **state)
     /* A 5xx without a parseable error body is still classified from the status. */
     assert_int_equal(tp_kinesis_put_records(k, "st", e, 1, res, &failed, err, sizeof err), TP_EUNAVAIL);
     ts_stop(&s);
+    tp_kinesis_free(k);
+}
+
+/* The asynchronous halves on a caller's curl multi handle give what the blocking call gives:
+ * per-entry outcomes, whole-call errors, transport failures, and the client is reusable. */
+static int drive(tp_kinesis *k, CURLM *multi)
+{
+    int running = 1;
+    assert_int_equal(curl_multi_add_handle(multi, tp_kinesis_easy(k)), CURLM_OK);
+    while (running) {
+        assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+        if (running)
+            assert_int_equal(curl_multi_poll(multi, NULL, 0, 1000, NULL), CURLM_OK);
+    }
+    int left, result = -1;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(multi, &left)))
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == tp_kinesis_easy(k))
+            result = (int)msg->data.result;
+    curl_multi_remove_handle(multi, tp_kinesis_easy(k));
+    return result;
+}
+
+static void test_put_async(void **state)
+{
+    (void)state;
+    static const struct ts_canned script[] = {
+        {200, NULL,
+         "{\"FailedRecordCount\":1,\"Records\":["
+         "{\"SequenceNumber\":\"77\",\"ShardId\":\"shardId-000000000001\"},"
+         "{\"ErrorCode\":\"ProvisionedThroughputExceededException\",\"ErrorMessage\":\"Rate exceeded\"}]}"},
+        {400, NULL, "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"slow down\"}"},
+    };
+    struct test_server s;
+    assert_int_equal(ts_start(&s, script, 2), 0);
+    tp_kinesis *k = client_for(s.port);
+    CURLM *multi = curl_multi_init();
+    assert_non_null(multi);
+    const tp_put_entry e[2] = {{"hello", 5, "a", NULL}, {"\x00\x01\x02", 3, "b", "12345"}};
+    tp_put_result_entry res[2];
+    size_t failed = 99;
+    char err[256];
+
+    assert_int_equal(tp_kinesis_put_start(k, "st", e, 2, err, sizeof err), 0);
+    /* One call per client at a time. */
+    assert_int_equal(tp_kinesis_put_start(k, "st", e, 2, err, sizeof err), TP_EINVAL);
+    assert_int_equal(tp_kinesis_put_finish(k, drive(k, multi), res, &failed, err, sizeof err), 0);
+    assert_int_equal(failed, 1);
+    assert_int_equal(res[0].err, 0);
+    assert_string_equal(res[0].sequence, "77");
+    assert_int_equal(res[1].err, TP_ETHROTTLED);
+    const char *body = ts_body(&s, 0);
+    assert_non_null(strstr(body, "\"Data\":\"aGVsbG8=\""));
+    assert_non_null(strstr(body, "\"ExplicitHashKey\":\"12345\""));
+    assert_non_null(strcasestr(s.req[0], "X-Amz-Target: Kinesis_20131202.PutRecords\r\n"));
+    assert_non_null(strcasestr(s.req[0], "Authorization: AWS4-HMAC-SHA256"));
+
+    assert_int_equal(tp_kinesis_put_start(k, "st", e, 1, err, sizeof err), 0);
+    assert_int_equal(tp_kinesis_put_finish(k, drive(k, multi), res, &failed, err, sizeof err), TP_ETHROTTLED);
+    assert_non_null(strstr(err, "slow down"));
+    ts_stop(&s);
+    /* Nobody listening any more: a transport failure, retryable. */
+    assert_int_equal(tp_kinesis_put_start(k, "st", e, 1, err, sizeof err), 0);
+    int rc = tp_kinesis_put_finish(k, drive(k, multi), res, &failed, err, sizeof err);
+    assert_int_equal(rc, TP_EUNAVAIL);
+    /* finish without a start is refused, not a crash. */
+    assert_int_equal(tp_kinesis_put_finish(k, 0, res, &failed, err, sizeof err), TP_EINVAL);
+    curl_multi_cleanup(multi);
     tp_kinesis_free(k);
 }
 
@@ -429,7 +499,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_key),           cmocka_unit_test(test_hash_in_range),
         cmocka_unit_test(test_split_point),        cmocka_unit_test(test_put_validation),
-        cmocka_unit_test(test_put_partial_failure), cmocka_unit_test(test_get_records),
+        cmocka_unit_test(test_put_partial_failure),
+        cmocka_unit_test(test_put_async), cmocka_unit_test(test_get_records),
         cmocka_unit_test(test_list_shards_paging),
         cmocka_unit_test(test_put_unreadable_entry_is_retryable),
         cmocka_unit_test(test_put_huge_length),

@@ -43,6 +43,28 @@ int tp_http_server_new(const tp_http_options *opts, tp_http_server **out, char *
 int tp_http_route(tp_http_server *s, const char *method, const char *pattern, tp_http_handler h,
                   void *ctx) TP_MUSTCHECK;
 int tp_http_start(tp_http_server *s, char *err, size_t errlen) TP_MUSTCHECK;
+
+/* Work that belongs on an event loop's thread (ingest-api sends PutRecords from the loops and
+ * answers there, with no thread hand-off). start runs on each loop's thread before it serves
+ * and returns that loop's data; pass runs after every libmicrohttpd pass; timeout_ms bounds the
+ * loop's next wait (-1: no bound); event reports a descriptor watched with tp_http_loop_watch;
+ * stop runs on the loop's thread after its last pass, once its requests are answered or forced.
+ * Set before tp_http_start; hooks and ctx are copied / borrowed. */
+typedef struct http_loop tp_http_loop;
+typedef struct tp_http_loop_hooks {
+    void *ctx;
+    void *(*start)(void *ctx, tp_http_loop *loop);
+    void (*pass)(void *data);
+    long (*timeout_ms)(void *data);
+    void (*event)(void *data, int fd, unsigned events);
+    void (*stop)(void *data);
+} tp_http_loop_hooks;
+int tp_http_set_loop_hooks(tp_http_server *s, const tp_http_loop_hooks *hooks) TP_MUSTCHECK;
+/* Watch fd for EPOLLIN / EPOLLOUT (0: stop watching); only on the loop's own thread. */
+int tp_http_loop_watch(tp_http_loop *loop, int fd, unsigned events) TP_MUSTCHECK;
+/* The data the start hook returned for the loop that holds r (NULL without hooks). Only valid
+ * on that loop's thread, i.e. inside the handler. */
+void *tp_http_req_loop_data(tp_http_req *r);
 /* Stop accepting, wait up to drain_ms for in-flight (incl. suspended) requests to be answered. */
 void tp_http_stop(tp_http_server *s, int drain_ms);
 void tp_http_server_free(tp_http_server *s); /* NULL-safe; stops first if running */

@@ -83,6 +83,16 @@ int tp_kinesis_put_records(tp_kinesis *k, const char *stream, const tp_put_entry
                            tp_put_result_entry *results, size_t *failed_count, char *err,
                            size_t errlen) TP_MUSTCHECK;
 
+/* The same call driven by the caller's curl multi handle: start builds and signs the request
+ * (entries are copied into the body) and prepares tp_kinesis_easy(k) (a CURL *; add it to the
+ * multi); when curl reports it done, finish takes curl's result code and returns as
+ * tp_kinesis_put_records does. One call per client at a time. */
+int tp_kinesis_put_start(tp_kinesis *k, const char *stream, const tp_put_entry *entries, size_t n, char *err,
+                         size_t errlen) TP_MUSTCHECK;
+void *tp_kinesis_easy(tp_kinesis *k);
+int tp_kinesis_put_finish(tp_kinesis *k, int curl_result, tp_put_result_entry *results, size_t *failed_count,
+                          char *err, size_t errlen) TP_MUSTCHECK;
+
 /* --- consuming --- */
 typedef enum {
     TP_ITER_TRIM_HORIZON,
