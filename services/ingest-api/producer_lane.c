@@ -5,7 +5,8 @@
  * not work, capped single events at ~50% of a bare server (bench/RESULTS.md). A lane keeps the
  * whole happy path on the loop: records go into the lane's own formers (KPL aggregation per
  * shard, as the batcher does), PutRecords runs asynchronously on a curl multi handle whose
- * sockets sit in the loop's epoll set, and the answers are resumed on the same thread.
+ * sockets sit in the loop's epoll set (TP_SENDERS calls in flight in all, shared out between the lanes), and
+ * the answers are resumed on the same thread.
  *
  * What a lane does not do, it hands to the producer's threads, which already know how: a call
  * that failed, or the entries a call did not store, go to the senders' queue (they resend only
@@ -22,7 +23,7 @@
 #include "tp/backoff.h"
 #include "tp/log.h"
 
-#define LANE_CALLS 4 /* PutRecords in flight per lane */
+#define LANE_MAX_CALLS 64 /* PutRecords in flight per lane: TP_SENDERS shared out between the lanes */
 
 struct lane_call {
     tp_kinesis *k;
@@ -43,9 +44,10 @@ struct tp_producer_lane {
     struct former formers[TP_STREAM__COUNT];
     int formers_ok;
     struct pbatch *ready_head, *ready_tail; /* formed, waiting for a free call */
-    struct lane_call *calls[LANE_CALLS];
+    struct lane_call *calls[LANE_MAX_CALLS];
+    int ncalls;
     size_t held, flush_events;
-    int64_t oldest_ms, last_flush_ms;
+    int64_t oldest_ms, last_flush_ms, last_sync_ms;
 };
 
 static void lane_emit(void *ctx, struct pbatch *b)
@@ -82,7 +84,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 
 static struct lane_call *free_call(tp_producer_lane *l)
 {
-    for (int i = 0; i < LANE_CALLS; i++)
+    for (int i = 0; i < l->ncalls; i++)
         if (!l->calls[i]->b)
             return l->calls[i];
     return NULL;
@@ -154,7 +156,7 @@ static void reap(tp_producer_lane *l)
     while ((msg = curl_multi_info_read(l->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
-        for (int i = 0; i < LANE_CALLS; i++) {
+        for (int i = 0; i < l->ncalls; i++) {
             struct lane_call *c = l->calls[i];
             if (c->b && tp_kinesis_easy(c->k) == msg->easy_handle) {
                 finish_call(l, c, (int)msg->data.result);
@@ -176,7 +178,9 @@ void tp_producer_lane_event(tp_producer_lane *l, int fd, unsigned events)
 
 /* Group commit, as the batcher does it (producer.c send_now): what the lane holds goes out once
  * a call is free and either flush_events wait or no batch left in the last linger_ms; or, with
- * every call busy, once the oldest has waited linger_ms and nothing formed is still waiting. */
+ * every call busy, once the oldest has waited linger_ms and nothing formed is still waiting.
+ * (Also flushing whenever a pass brought nothing new answered quiet clients sooner but made
+ * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.) */
 void tp_producer_lane_pass(tp_producer_lane *l)
 {
     tp_producer *p = l->p;
@@ -200,10 +204,14 @@ void tp_producer_lane_pass(tp_producer_lane *l)
             start_ready(l);
         }
     }
-    if (l->held == 0)
+    /* A resharding is rare, and a batch formed under the old map is still stored (by hash key);
+     * looking ten times a second keeps the shared map's lock off the per-pass path. */
+    if (l->held == 0 && now - l->last_sync_ms >= 100) {
+        l->last_sync_ms = now;
         for (int s = 0; s < TP_STREAM__COUNT; s++)
             if (p_former_sync_map(&l->formers[s]) != 0)
                 tp_log_warn("producer: out of memory switching shard maps");
+    }
 }
 
 long tp_producer_lane_timeout_ms(tp_producer_lane *l)
@@ -260,13 +268,15 @@ tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_l
     if (l->flush_events == 0)
         l->flush_events = 1;
     l->last_flush_ms = INT64_MIN / 2;
+    int per = nlanes > 0 ? (p->nsenders + nlanes - 1) / nlanes : p->nsenders;
+    l->ncalls = per < 1 ? 1 : per > LANE_MAX_CALLS ? LANE_MAX_CALLS : per;
     int ok = (l->multi = curl_multi_init()) != NULL;
     if (ok)
         ok = curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket) == CURLM_OK &&
              curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) == CURLM_OK &&
              curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer) == CURLM_OK &&
              curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) == CURLM_OK;
-    for (int i = 0; ok && i < LANE_CALLS; i++)
+    for (int i = 0; ok && i < l->ncalls; i++)
         ok = (l->calls[i] = calloc(1, sizeof *l->calls[i])) && tp_kinesis_new(&p->aws, &l->calls[i]->k) == 0;
     int nf = 0;
     while (ok && nf < TP_STREAM__COUNT && p_former_init(&l->formers[nf], p, nf, lane_emit, l) == 0)
@@ -286,7 +296,7 @@ void tp_producer_lane_free(tp_producer_lane *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < LANE_CALLS; i++) {
+    for (int i = 0; i < l->ncalls; i++) {
         struct lane_call *c = l->calls[i];
         if (c && c->b) { /* cut short: stored or not, the senders send it (again) */
             char err[128];
@@ -318,7 +328,7 @@ void tp_producer_lane_free(tp_producer_lane *l)
         l->ready_head = b->next;
         to_senders(l, b);
     }
-    for (int i = 0; i < LANE_CALLS; i++) {
+    for (int i = 0; i < l->ncalls; i++) {
         if (l->calls[i])
             tp_kinesis_free(l->calls[i]->k);
         free(l->calls[i]);
