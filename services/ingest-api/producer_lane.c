@@ -5,8 +5,9 @@
  * not work, capped single events at ~50% of a bare server (bench/RESULTS.md). A lane keeps the
  * whole happy path on the loop: records go into the lane's own formers (KPL aggregation per
  * shard, as the batcher does), PutRecords runs asynchronously on a curl multi handle whose
- * sockets sit in the loop's epoll set (TP_SENDERS calls in flight in all, shared out between the lanes), and
- * the answers are resumed on the same thread.
+ * sockets sit in the loop's epoll set (up to TP_SENDERS calls in flight per lane: each lane flushes on its
+ * own, so a slow Kinesis needs as many per lane as the senders had in all), and the answers
+ * are resumed on the same thread.
  *
  * What a lane does not do, it hands to the producer's threads, which already know how: a call
  * that failed, or the entries a call did not store, go to the senders' queue (they resend only
@@ -23,7 +24,7 @@
 #include "tp/backoff.h"
 #include "tp/log.h"
 
-#define LANE_MAX_CALLS 64 /* PutRecords in flight per lane: TP_SENDERS shared out between the lanes */
+#define LANE_MAX_CALLS 64 /* PutRecords in flight per lane: TP_SENDERS each */
 
 struct lane_call {
     tp_kinesis *k;
@@ -217,7 +218,9 @@ void tp_producer_lane_pass(tp_producer_lane *l)
 long tp_producer_lane_timeout_ms(tp_producer_lane *l)
 {
     int64_t now = tp_now_mono_ms(), due = l->curl_due_ms;
-    if (l->held > 0) {
+    /* With formed batches waiting for a call, nothing can go before a call ends, and its end is
+     * an event: a deadline here would only spin the loop. */
+    if (l->held > 0 && !l->ready_head) {
         int64_t d = l->oldest_ms + l->p->linger_ms;
         int64_t gap = l->last_flush_ms + l->p->linger_ms;
         if (gap < d && free_call(l))
@@ -268,8 +271,7 @@ tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_l
     if (l->flush_events == 0)
         l->flush_events = 1;
     l->last_flush_ms = INT64_MIN / 2;
-    int per = nlanes > 0 ? (p->nsenders + nlanes - 1) / nlanes : p->nsenders;
-    l->ncalls = per < 1 ? 1 : per > LANE_MAX_CALLS ? LANE_MAX_CALLS : per;
+    l->ncalls = p->nsenders < 1 ? 1 : p->nsenders > LANE_MAX_CALLS ? LANE_MAX_CALLS : p->nsenders;
     int ok = (l->multi = curl_multi_init()) != NULL;
     if (ok)
         ok = curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket) == CURLM_OK &&
