@@ -155,8 +155,12 @@ int tp_http_loop_watch(tp_http_loop *l, int fd, unsigned events)
         /* curl may have closed the fd already, which took it out of the set. */
         return epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL) == 0 || errno == EBADF || errno == ENOENT ? 0 : TP_EIO;
     }
-    if (i < l->nwatched)
-        return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : TP_EIO;
+    if (i < l->nwatched) {
+        if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) == 0)
+            return 0;
+        /* Closed and reused without being unwatched: closing took it out of the set. */
+        return errno == ENOENT && epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : TP_EIO;
+    }
     if (l->nwatched == l->watched_cap) {
         size_t cap = l->watched_cap ? l->watched_cap * 2 : 8;
         int *w = realloc(l->watched, cap * sizeof *w);
