@@ -443,7 +443,6 @@ int tp_aws_request_start(tp_aws_client *c, const char *method, const char *path_
     SETOPT(CURLOPT_WRITEDATA, &c->cp);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, &c->cp);
-    SETOPT(CURLOPT_PRIVATE, c);
     if (sends_body) {
         /* curl sends "Expect: 100-continue" for bodies over 1 MiB and then waits a second for an
          * interim answer kinesis-local never gives. Removing the header with "Expect:" would get it
@@ -472,14 +471,6 @@ out:
 }
 
 void *tp_aws_client_easy(tp_aws_client *c) { return c ? c->curl : NULL; }
-
-tp_aws_client *tp_aws_client_of_easy(void *easy)
-{
-    char *priv = NULL;
-    if (!easy || curl_easy_getinfo((CURL *)easy, CURLINFO_PRIVATE, &priv) != CURLE_OK)
-        return NULL;
-    return (tp_aws_client *)priv;
-}
 
 int tp_aws_request_finish(tp_aws_client *c, int curl_result, char *err, size_t errlen)
 {

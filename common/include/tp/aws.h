@@ -68,13 +68,12 @@ void tp_aws_response_free(tp_aws_response *res); /* frees body, NULL-safe, leave
  * in an event loop): start prepares the client's easy handle (tp_aws_client_easy; add it to the
  * multi), and once curl reports it done, finish takes curl's result code and fills the res given
  * to start, with the same returns as tp_aws_request. body and res must stay valid until finish;
- * one request per client at a time. tp_aws_client_of_easy maps a finished easy handle back. */
+ * one request per client at a time. */
 int tp_aws_request_start(tp_aws_client *c, const char *method, const char *path_and_query,
                          const tp_aws_header *headers, size_t nheaders, const void *body, size_t body_len,
                          tp_aws_response *res, char *err, size_t errlen) TP_MUSTCHECK;
 int tp_aws_request_finish(tp_aws_client *c, int curl_result, char *err, size_t errlen) TP_MUSTCHECK;
 void *tp_aws_client_easy(tp_aws_client *c);       /* CURL *, owned by the client */
-tp_aws_client *tp_aws_client_of_easy(void *easy); /* NULL if not one of ours */
 
 /* Map an AWS error code / HTTP status to a TP_E* code (throttling → TP_ETHROTTLED, 5xx →
  * TP_EUNAVAIL, ResourceNotFound → TP_ENOTFOUND, ...). Decided here from the parsed code,
