@@ -372,14 +372,16 @@ int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err,
         rc = tp_errf(err, errlen, TP_ENOMEM, "producer: out of memory");
         goto out;
     }
-    /* A sender's call may not outlast the time a request is allowed to wait for Kinesis. */
-    tp_aws_config send_aws = p->aws;
+    /* A call (a sender's or a lane's) may not outlast the time a request is allowed to wait for
+     * Kinesis: one that hangs would hold its requests past TP_MAX_ATTEMPT_MS, and the outage
+     * would go unnoticed (no spooling) until it timed out. */
+    p->send_aws = p->aws;
     long cap = p->max_attempt_ms > 1000 ? p->max_attempt_ms : 1000;
-    if (send_aws.request_timeout_ms <= 0 || send_aws.request_timeout_ms > cap)
-        send_aws.request_timeout_ms = cap;
+    if (p->send_aws.request_timeout_ms <= 0 || p->send_aws.request_timeout_ms > cap)
+        p->send_aws.request_timeout_ms = cap;
     for (int i = 0; i < p->nsenders; i++) {
         p->senders[i].p = p;
-        if ((rc = tp_kinesis_new(&send_aws, &p->senders[i].k)) != 0) {
+        if ((rc = tp_kinesis_new(&p->send_aws, &p->senders[i].k)) != 0) {
             tp_errf(err, errlen, rc, "producer: cannot create a Kinesis client");
             goto out;
         }

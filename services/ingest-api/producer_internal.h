@@ -144,6 +144,7 @@ struct tp_producer {
     size_t batch_max_bytes;
     uint64_t max_buffered_bytes;
     tp_aws_config aws;
+    tp_aws_config send_aws; /* aws, each call capped at max(max_attempt_ms, 1 s): senders and lanes */
     tp_spool *spool;
 
     /* metrics (NULL handles when no registry) */

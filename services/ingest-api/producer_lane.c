@@ -181,7 +181,9 @@ void tp_producer_lane_event(tp_producer_lane *l, int fd, unsigned events)
  * a call is free and either flush_events wait or no batch left in the last linger_ms; or, with
  * every call busy, once the oldest has waited linger_ms and nothing formed is still waiting.
  * (Also flushing whenever a pass brought nothing new answered quiet clients sooner but made
- * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.) */
+ * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.)
+ * Batches are also formed outside a flush (a submit filling one to 500 entries or 1 MiB, a
+ * shard map switch): they are started here too, or with no call in flight nothing would. */
 void tp_producer_lane_pass(tp_producer_lane *l)
 {
     tp_producer *p = l->p;
@@ -192,15 +194,22 @@ void tp_producer_lane_pass(tp_producer_lane *l)
         curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         reap(l);
     }
+    start_ready(l); /* from here on, a formed batch waiting means every call is busy */
     if (l->held > 0 && !l->ready_head) {
         int free_now = free_call(l) != NULL;
         int go = (free_now && (l->held >= l->flush_events || now - l->last_flush_ms >= p->linger_ms)) ||
                  now - l->oldest_ms >= p->linger_ms;
         if (go) {
-            for (int s = 0; s < TP_STREAM__COUNT; s++)
+            size_t left = 0;
+            for (int s = 0; s < TP_STREAM__COUNT; s++) {
                 if (p_former_flush(&l->formers[s]) != 0)
                     tp_log_warn("producer: out of memory flushing a batch; retrying");
-            l->held = 0;
+                left += l->formers[s].open_recs;
+            }
+            /* What a failed flush left behind keeps its place; tried again in 10 ms, not per pass. */
+            l->held = left;
+            if (left)
+                l->oldest_ms = now - p->linger_ms + 10;
             l->last_flush_ms = now;
             start_ready(l);
         }
@@ -212,12 +221,15 @@ void tp_producer_lane_pass(tp_producer_lane *l)
         for (int s = 0; s < TP_STREAM__COUNT; s++)
             if (p_former_sync_map(&l->formers[s]) != 0)
                 tp_log_warn("producer: out of memory switching shard maps");
+        start_ready(l);
     }
 }
 
 long tp_producer_lane_timeout_ms(tp_producer_lane *l)
 {
     int64_t now = tp_now_mono_ms(), due = l->curl_due_ms;
+    if (l->ready_head && free_call(l))
+        return 0; /* formed outside a pass (tp_producer_lane_pass starts it) */
     /* With formed batches waiting for a call, nothing can go before a call ends, and its end is
      * an event: a deadline here would only spin the loop. */
     if (l->held > 0 && !l->ready_head) {
@@ -279,7 +291,7 @@ tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_l
              curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer) == CURLM_OK &&
              curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) == CURLM_OK;
     for (int i = 0; ok && i < l->ncalls; i++)
-        ok = (l->calls[i] = calloc(1, sizeof *l->calls[i])) && tp_kinesis_new(&p->aws, &l->calls[i]->k) == 0;
+        ok = (l->calls[i] = calloc(1, sizeof *l->calls[i])) && tp_kinesis_new(&p->send_aws, &l->calls[i]->k) == 0;
     int nf = 0;
     while (ok && nf < TP_STREAM__COUNT && p_former_init(&l->formers[nf], p, nf, lane_emit, l) == 0)
         nf++;

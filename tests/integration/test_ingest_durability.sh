@@ -18,6 +18,9 @@
 #   F. group commit (one HTTP loop: each loop commits its own requests): with a 3 s linger, a
 #      lone event right after a call waits the linger out;
 #      once TP_FLUSH_EVENTS events wait they go at once, in one PutRecords call.
+#   G. a batch filled up while nothing is in flight (aggregation off: 300 + 300 records of one
+#      stream, the second request arriving while the first lingers, make a 500-entry batch
+#      inside the submit) still goes out: both requests are answered.
 # Then every acknowledged event of every phase must be in Kinesis, in the stream of its type,
 # under its partition key, unchanged; extra copies only as identical copies (deduped by event_id).
 set -euo pipefail
@@ -77,12 +80,14 @@ cleanup() {
   stop_pidfile "$PID_DIR/api.pid" "$API_BIN" 15 2>/dev/null || true
   stop_pidfile "$PID_DIR/api2.pid" "$API_BIN" 15 2>/dev/null || true
   stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 15 2>/dev/null || true
+  stop_pidfile "$PID_DIR/api4.pid" "$API_BIN" 15 2>/dev/null || true
   [[ -n "$PROXY_PID" ]] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null || true
   stop_pidfile "$PID_DIR/kinesis.pid" "$KINESIS_MARKER" "$KINESIS_STOP_TIMEOUT" 2>/dev/null || true
   if ((rc != 0)); then
     log_tail "$LOG_DIR/api.log" 30 || true
     log_tail "$LOG_DIR/api2.log" 15 || true
     log_tail "$LOG_DIR/api3.log" 15 || true
+    log_tail "$LOG_DIR/api4.log" 15 || true
   fi
   rm -rf "$WORK"
 }
@@ -290,13 +295,48 @@ awk -v t="$t3" 'BEGIN {exit !(t < 2.0)}' || fail "F: 8 waiting events (TP_FLUSH_
 ((calls1 - calls0 == 1)) || fail "F: 8 waiting events went out in $((calls1 - calls0)) PutRecords calls, not 1"
 stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 30
 
+# ---------------------------------------------------------------- G: a batch formed by a submit
+# The lane once started batches only when it flushed or a call ended: a batch filled inside a
+# submit, with no call in flight, was never sent and the loop's requests hung for good.
+api_start api4 "$API3_PORT" "$PROXY_URL" TP_KPL_AGGREGATION=false TP_LINGER_MS=3000 TP_FLUSH_EVENTS=100000 \
+  TP_INGEST_THREADS=1
+"${CHECK[@]}" synth --seed "$((SEED * 10 + 7))" --per-type 80 >"$WORK/g.all.ndjson"
+awk '/"type": *"(user|dataset)[.]/ && n++ < 601' "$WORK/g.all.ndjson" >"$WORK/g.ndjson"
+(($(grep -c . "$WORK/g.ndjson") == 601)) || fail "G: expected 601 users-stream events from synth"
+post_g() { # FIRST LAST NAME: post lines FIRST..LAST as one JSON array; "HTTP_CODE SECONDS" to g.NAME.out
+  { echo '['; sed -n "$1,$2p" "$WORK/g.ndjson" | paste -sd, -; echo ']'; } >"$WORK/g.$3.json"
+  curl -s -o "$WORK/g.$3.body" -w '%{http_code} %{time_total}\n' --max-time 40 -X POST "$API3_URL/v1/events" \
+    -H "Authorization: Bearer $TP_SERVICE_TOKEN" -H 'Content-Type: application/json' \
+    --data-binary @"$WORK/g.$3.json" >"$WORK/g.$3.out" || true # a timeout shows as HTTP 000
+}
+g_result() { # NAME FIRST LAST
+  local code secs
+  read -r code secs <"$WORK/g.$1.out"
+  [[ "$code" == 202 ]] || fail "G: request $1 got HTTP $code after ${secs:-?} s: $(cat "$WORK/g.$1.body" 2>/dev/null)"
+  sed -n "$2,$3p" "$WORK/g.ndjson" >>"$WORK/g.acked"
+  echo "$secs"
+}
+: >"$WORK/g.acked"
+post_g 1 1 warm # a quiet service sends at once; the next requests linger (3 s)
+g_result warm 1 1 >/dev/null
+post_g 2 301 first &
+gpids=($!)
+sleep 0.5
+post_g 302 601 second & # fills the first 500-entry batch inside its submit
+gpids+=($!)
+wait "${gpids[@]}"
+g1=$(g_result first 2 301)
+g2=$(g_result second 302 601)
+echo "durability: G: 300 + 300 events forming a full batch in a submit answered after $g1 s and $g2 s"
+stop_pidfile "$PID_DIR/api4.pid" "$API_BIN" 30
+
 # ---------------------------------------------------------------- every acknowledged event is there
 mkdir -p "$WORK/dump"
 for s in tenants users jobs; do
   AWS_ENDPOINT_URL_KINESIS="$KINESIS_URL" "$KCLI" dump "$s" --max-idle-ms 2000 >"$WORK/dump/$s.ndjson" \
     || fail "tp-kinesis dump $s failed"
 done
-cat "$WORK"/{a,b,c,d,e,f}.acked >"$WORK/acked.ndjson"
+cat "$WORK"/{a,b,c,d,e,f,g}.acked >"$WORK/acked.ndjson"
 echo "durability: $(grep -c . "$WORK/acked.ndjson") acknowledged events to find"
 "${CHECK[@]}" compare --expect "$WORK/acked.ndjson" --dump "$WORK/dump" | tee "$WORK/cmp.json" \
   || fail "acknowledged events are missing or changed in Kinesis"
