@@ -2,6 +2,7 @@
 # bench/ingest/run.sh — ingest-api capacity and end-to-end delivery. A benchmark, not a test.
 #
 #   make up && bench/ingest/run.sh [capacity|e2e|all]
+#   (capacity needs only PostgreSQL: a running stream processor costs CPU the numbers miss)
 #
 # capacity: ingest-api (release build) against tp-bench-kinesis-ack (answers PutRecords after
 #   ACK_DELAY_MS, default 0: the service's own capacity; 20 imitates real Kinesis), beside
@@ -68,8 +69,20 @@ stop_api() { kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
+# Whatever else runs shares the 2 cores with wrk: a full stack's stream processor keeps
+# kinesis-local at ~18% of a CPU and moved the ceiling and p99 by as much as the changes measured.
+# Only PostgreSQL is needed (keys): scripts/stack.sh start-component pg.
+busy_pct() { # share of the machine used by others over 2 s, before anything here starts
+  local a b
+  a=$(head -1 /proc/stat); sleep 2; b=$(head -1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '{idle=$5+$6; t=0; for(i=2;i<=NF;i++) t+=$i; if (NR==1) {i0=idle; t0=t} else printf "%.0f", 100-100*(idle-i0)/(t-t0)}'
+}
+busy=$(busy_pct)
 say "# ingest bench $(date -u +%FT%TZ) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-say "wrk -t2 -c$conns -d${dur}s, release build $build"
+say "wrk -t2 -c$conns -d${dur}s, release build $build; machine busy before the run: ${busy}%"
+if ((busy > 5)); then
+  say "WARNING: ${busy}% of the machine was in use before the run; stop the rest of the stack (keep PostgreSQL) for comparable numbers"
+fi
 
 if [ "$mode" = capacity ] || [ "$mode" = all ]; then
   "$build/bench/ingest/tp-bench-kinesis-ack" "$ack_port" "${ACK_DELAY_MS:-0}" >"$out/ack.log" &
