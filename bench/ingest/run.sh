@@ -10,7 +10,8 @@
 #   suspended and resumed in its own event loop first: the bound for any durable design on
 #   libmicrohttpd), in one run: single-event requests at CONNS (default 128) connections in
 #   ROUNDS (default 3) alternating rounds with the two bounds (median ratio), 100-event batches
-#   at CONNS and at BATCH_CONNS (default 64); events/s, p50/p99, peak RSS.
+#   at CONNS and at BATCH_CONNS (default 64), single events from FEW_CONNS (default 4) clients;
+#   events/s, p50/p99, peak RSS.
 # e2e: through the stack's kinesis-local with KPL aggregation on and off: events/s delivered.
 # Results are appended to bench/out/ingest-<date>.md; copy the summary into bench/RESULTS.md.
 set -euo pipefail
@@ -21,6 +22,7 @@ mode=${1:-all}
 dur=${DURATION:-10}
 conns=${CONNS:-128}
 batch_conns=${BATCH_CONNS:-64}
+few_conns=${FEW_CONNS:-4}
 rounds=${ROUNDS:-3}
 ack_port=${ACK_PORT:-4600}
 bare_port=${BARE_PORT:-8090}
@@ -116,6 +118,9 @@ if [ "$mode" = capacity ] || [ "$mode" = all ]; then
   say "| ingest-api | $conns | 100 | $r | $e | $p50 | $p99 | $bad |"
   read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 100 "$batch_conns")
   say "| ingest-api | $batch_conns | 100 | $r | $e | $p50 | $p99 | $bad |"
+  # A few clients posting one event at a time: what a lone microservice sees (latency, not CPU).
+  read -r r e p50 p99 bad < <(run_wrk "http://127.0.0.1:$api_port/v1/events" 1 "$few_conns")
+  say "| ingest-api, few clients | $few_conns | 1 | $r | $e | $p50 | $p99 | $bad |"
   say ""
   say "single-event requests/s vs ceiling, per round: ${ratios[*]} (%); median $(median "${ratios[@]}")% (parking alone: median $(median "${park_ratios[@]}")%)"
   say "ingest-api peak RSS (VmHWM): $(peak_rss_mib "$api_pid") MiB"

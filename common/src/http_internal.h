@@ -121,6 +121,7 @@ struct http_loop {
     size_t in_n, in_cap;
     atomic_int wake_pending, quiesce, quiesced, quit;
     void *data; /* what hooks.start returned (loop thread) */
+    unsigned nconns; /* client connections libmicrohttpd holds (loop thread) */
     int *watched; size_t nwatched, watched_cap; /* fds in ep for the hooks (loop thread) */
 };
 

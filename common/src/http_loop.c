@@ -283,6 +283,20 @@ static int open_listener(tp_http_server *s, int *out, char *err, size_t errlen)
     return 0;
 }
 
+/* Runs on the loop's thread (MHD is driven only there), so a plain counter will do. */
+static void http_on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                               enum MHD_ConnectionNotificationCode code)
+{
+    struct http_loop *l = cls;
+    (void)c, (void)socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        l->nconns++;
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED && l->nconns > 0)
+        l->nconns--;
+}
+
+unsigned tp_http_loop_connections(tp_http_loop *l) { return l ? l->nconns : 0; }
+
 static int loop_init(tp_http_server *s, struct http_loop *l, char *err, size_t errlen)
 {
     l->srv = s;
@@ -297,6 +311,7 @@ static int loop_init(tp_http_server *s, struct http_loop *l, char *err, size_t e
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL}, /* first, or MHD complains */
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_on_connection, l},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->opts.conn_timeout_s, NULL},
         {MHD_OPTION_END, 0, NULL},
     };

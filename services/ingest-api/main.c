@@ -81,10 +81,12 @@ static int ready(void *ctx, char *why, size_t whylen)
 
 /* Each HTTP loop gets a producer lane: the happy path of a request stays on its loop's thread. */
 static int lane_watch(void *loop, int fd, unsigned events) { return tp_http_loop_watch(loop, fd, events); }
+static unsigned lane_connections(void *loop) { return tp_http_loop_connections(loop); }
 static void *lane_start(void *ctx, tp_http_loop *loop)
 {
     struct ingest *ing = ctx;
-    return tp_producer_lane_new(ing->producer, ing->nloops, lane_watch, loop);
+    const tp_producer_lane_loop ll = {.watch = lane_watch, .connections = lane_connections, .ctx = loop};
+    return tp_producer_lane_new(ing->producer, ing->nloops, &ll);
 }
 static void lane_pass(void *lane) { if (lane) tp_producer_lane_pass(lane); }
 static long lane_timeout(void *lane) { return lane ? tp_producer_lane_timeout_ms(lane) : -1; }

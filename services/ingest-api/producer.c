@@ -68,6 +68,8 @@ void p_complete_rec(tp_producer *p, struct prec *r, int status)
     }
     if (atomic_fetch_sub(&q->remaining, 1) == 1) {
         atomic_fetch_sub(&p->buffered_bytes, q->bytes);
+        if (q->waiting)
+            atomic_fetch_sub(q->waiting, 1);
         q->cb(q->ctx, atomic_load(&q->status));
         free(q);
     }
@@ -358,6 +360,9 @@ int tp_producer_new(const tp_producer_config *cfg, tp_producer **out, char *err,
     atomic_init(&p->batcher_idle, 0);
     atomic_init(&p->closing, 0);
     atomic_init(&p->submitting, 0);
+    for (int i = 0; i < P_MAX_LANES; i++)
+        atomic_init(&p->lane_waiting[i], 0);
+    atomic_init(&p->lanes_made, 0);
 
     if (p->aggregate && !(p->md5 = EVP_MD_fetch(NULL, "MD5", NULL))) {
         rc = tp_errf(err, errlen, TP_EINTERNAL, "producer: MD5 unavailable in libcrypto");
@@ -450,6 +455,7 @@ struct preq *p_req_new(const tp_producer_record *recs, size_t n, tp_producer_don
     q->ctx = ctx;
     atomic_init(&q->remaining, n);
     atomic_init(&q->status, 0);
+    q->waiting = NULL;
     q->n = n;
     q->bytes = size;
     char *blob = (char *)&q->recs[n];

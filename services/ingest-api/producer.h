@@ -88,12 +88,17 @@ void tp_producer_free(tp_producer *p);
  * a producer thread for records it handed over; and when memory runs out forming a batch, inside
  * submit itself for the records refused, which then still returns 0); pass runs its group commit after each HTTP
  * pass; timeout_ms says when it next needs a pass (-1: not before an event); event forwards
- * readiness of a descriptor the lane asked to watch through watch (events 0: stop watching).
+ * readiness of a descriptor the lane asked to watch through loop->watch. loop->connections
+ * lets the lane send at once when every connection of its loop is waiting for it.
  * free hands whatever it holds or has in flight to the producer's senders: call it before
  * tp_producer_free. The lane borrows p. */
 typedef struct tp_producer_lane tp_producer_lane;
-typedef int (*tp_producer_lane_watch_fn)(void *ctx, int fd, unsigned events);
-tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_lane_watch_fn watch, void *watch_ctx);
+typedef struct tp_producer_lane_loop {
+    int (*watch)(void *ctx, int fd, unsigned events); /* events 0: stop watching */
+    unsigned (*connections)(void *ctx);               /* client connections open on the loop */
+    void *ctx;
+} tp_producer_lane_loop;
+tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, const tp_producer_lane_loop *loop);
 void tp_producer_lane_free(tp_producer_lane *l); /* NULL-safe */
 int tp_producer_lane_submit(tp_producer_lane *l, const tp_producer_record *recs, size_t n, tp_producer_done_cb cb,
                             void *ctx) TP_MUSTCHECK;

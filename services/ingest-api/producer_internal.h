@@ -26,6 +26,7 @@
 #include "tp/spool.h"
 
 #define P_MAX_ENTRIES 500                     /* PutRecords entries */
+#define P_MAX_LANES 256                       /* as many as TP_INGEST_THREADS allows */
 #define P_MAX_RECORD ((size_t)1024 * 1024)    /* data + partition key of one Kinesis record */
 #define P_MAX_REQUEST ((size_t)5 * 1024 * 1024)
 #define P_MAX_PKEY 256                        /* Kinesis partition key limit */
@@ -52,6 +53,7 @@ struct preq {
     void *ctx;
     atomic_size_t remaining; /* records not yet durable */
     atomic_int status;       /* first failure, 0 if none */
+    atomic_size_t *waiting;  /* a lane's count of unanswered requests (in the producer), or NULL */
     size_t n;
     size_t bytes; /* size of the allocation, for the buffered-bytes budget */
     struct prec recs[];
@@ -168,6 +170,10 @@ struct tp_producer {
     atomic_llong inbox_events; /* events pushed since the batcher last took the inbox */
     atomic_llong linger_wake;  /* > 0: wake the lingering batcher once inbox_events reach it */
     atomic_int closing;    /* set first by tp_producer_free: submit refuses */
+    /* Requests each lane submitted and not yet answered. Here, not in the lane: a request the
+     * lane handed to the senders may be answered after the lane is gone. */
+    atomic_size_t lane_waiting[P_MAX_LANES];
+    atomic_int lanes_made;
     atomic_int submitting; /* submits between their closing check and their push */
     struct pbatch *q_head, *q_tail;
     struct pbatch *free_batches;

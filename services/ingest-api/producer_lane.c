@@ -38,8 +38,7 @@ struct lane_call {
 
 struct tp_producer_lane {
     tp_producer *p;
-    tp_producer_lane_watch_fn watch;
-    void *watch_ctx;
+    tp_producer_lane_loop loop;
     CURLM *multi;
     int64_t curl_due_ms; /* curl's timer, -1 when none */
     struct former formers[TP_STREAM__COUNT];
@@ -48,6 +47,7 @@ struct tp_producer_lane {
     struct lane_call *calls[LANE_MAX_CALLS];
     int ncalls;
     size_t held, flush_events;
+    atomic_size_t *waiting; /* requests submitted here and not answered (in p), or NULL */
     int64_t oldest_ms, last_flush_ms, last_sync_ms;
 };
 
@@ -70,7 +70,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                   : what == CURL_POLL_OUT   ? EPOLLOUT
                   : what == CURL_POLL_INOUT ? EPOLLIN | EPOLLOUT
                                             : 0;
-    if (l->watch(l->watch_ctx, (int)fd, ev) != 0)
+    if (l->loop.watch(l->loop.ctx, (int)fd, ev) != 0)
         tp_log_error("producer: cannot watch a Kinesis connection");
     return 0;
 }
@@ -177,9 +177,19 @@ void tp_producer_lane_event(tp_producer_lane *l, int fd, unsigned events)
     reap(l);
 }
 
+/* Every connection of the loop waits on the lane: none can send another request before it is
+ * answered, so nothing more can come to share a call and waiting only adds latency (a client
+ * posting one event at a time on a few connections waited out the linger on every request). */
+static int all_waiting(tp_producer_lane *l)
+{
+    unsigned nc = l->loop.connections ? l->loop.connections(l->loop.ctx) : 0;
+    return nc > 0 && l->waiting && atomic_load_explicit(l->waiting, memory_order_relaxed) >= nc;
+}
+
 /* Group commit, as the batcher does it (producer.c send_now): what the lane holds goes out once
- * a call is free and either flush_events wait or no batch left in the last linger_ms; or, with
- * every call busy, once the oldest has waited linger_ms and nothing formed is still waiting.
+ * a call is free and either flush_events wait, or no batch left in the last linger_ms, or every
+ * connection of the loop waits; or, with every call busy, once the oldest has waited linger_ms
+ * and nothing formed is still waiting.
  * (Also flushing whenever a pass brought nothing new answered quiet clients sooner but made
  * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.)
  * Batches are also formed outside a flush (a submit filling one to 500 entries or 1 MiB, a
@@ -197,7 +207,8 @@ void tp_producer_lane_pass(tp_producer_lane *l)
     start_ready(l); /* from here on, a formed batch waiting means every call is busy */
     if (l->held > 0 && !l->ready_head) {
         int free_now = free_call(l) != NULL;
-        int go = (free_now && (l->held >= l->flush_events || now - l->last_flush_ms >= p->linger_ms)) ||
+        int go = (free_now && (l->held >= l->flush_events || now - l->last_flush_ms >= p->linger_ms ||
+                               all_waiting(l))) ||
                  now - l->oldest_ms >= p->linger_ms;
         if (go) {
             size_t left = 0;
@@ -256,6 +267,10 @@ int tp_producer_lane_submit(tp_producer_lane *l, const tp_producer_record *recs,
     if (!q)
         return rc;
     atomic_fetch_add(&p->buffered_bytes, q->bytes);
+    if (l->waiting) {
+        q->waiting = l->waiting;
+        atomic_fetch_add(l->waiting, 1);
+    }
     if (l->held == 0)
         l->oldest_ms = tp_now_mono_ms();
     l->held += n;
@@ -270,14 +285,15 @@ int tp_producer_lane_submit(tp_producer_lane *l, const tp_producer_record *recs,
     return 0;
 }
 
-tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, tp_producer_lane_watch_fn watch, void *watch_ctx)
+tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, const tp_producer_lane_loop *loop)
 {
     tp_producer_lane *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
     l->p = p;
-    l->watch = watch;
-    l->watch_ctx = watch_ctx;
+    l->loop = *loop;
+    int slot = atomic_fetch_add(&p->lanes_made, 1);
+    l->waiting = slot < P_MAX_LANES ? &p->lane_waiting[slot] : NULL; /* none: no early sends */
     l->curl_due_ms = -1;
     l->flush_events = p->flush_events / (size_t)(nlanes > 0 ? nlanes : 1);
     if (l->flush_events == 0)

@@ -16,11 +16,13 @@
 #   E. SIGTERM under load (and with requests arriving on kept-alive connections while it drains):
 #      the instance stops cleanly; what it acknowledged is in Kinesis.
 #   F. group commit (one HTTP loop: each loop commits its own requests): with a 3 s linger, a
-#      lone event right after a call waits the linger out;
+#      lone event right after a call goes at once when its connection is the only one (nothing
+#      else could come), but waits the linger out beside an idle kept-alive connection;
 #      once TP_FLUSH_EVENTS events wait they go at once, in one PutRecords call.
 #   G. a batch filled up while nothing is in flight (aggregation off: 300 + 300 records of one
 #      stream, the second request arriving while the first lingers, make a 500-entry batch
-#      inside the submit) still goes out: both requests are answered.
+#      inside the submit, an idle connection keeping the first lingering) still goes out: both
+#      requests are answered.
 # Then every acknowledged event of every phase must be in Kinesis, in the stream of its type,
 # under its partition key, unchanged; extra copies only as identical copies (deduped by event_id).
 set -euo pipefail
@@ -257,10 +259,10 @@ post_wait e
 "${CHECK[@]}" wait-drain --url "$API_URL" --timeout 120 >/dev/null || fail "E: the spool did not drain within 120 s"
 
 # ---------------------------------------------------------------- F: group commit
-# Ten user.login events (one stream, so one call per flush) posted one per request.
+# Eleven user.login events (one stream, so one call per flush) posted one per request.
 api_start api3 "$API3_PORT" "$PROXY_URL" TP_LINGER_MS=3000 TP_FLUSH_EVENTS=8 TP_INGEST_THREADS=1
-"${CHECK[@]}" synth --seed "$((SEED * 10 + 6))" --per-type 10 | grep '"type": *"user.login"' >"$WORK/f.ndjson"
-(($(grep -c . "$WORK/f.ndjson") == 10)) || fail "F: expected 10 user.login events from synth"
+"${CHECK[@]}" synth --seed "$((SEED * 10 + 6))" --per-type 11 | grep '"type": *"user.login"' >"$WORK/f.ndjson"
+(($(grep -c . "$WORK/f.ndjson") == 11)) || fail "F: expected 11 user.login events from synth"
 : >"$WORK/f.acked"
 post_one() { # N: post line N of f.ndjson alone; write "HTTP_CODE SECONDS" to f.N.out
   sed -n "${1}p" "$WORK/f.ndjson" >"$WORK/f.$1.json"
@@ -278,19 +280,24 @@ f_result() { # N: check line N was acknowledged; print its seconds
 calls() { curl -sf "$PROXY_URL/__stats" | jq .put_records_calls; }
 post_one 1 # a quiet service sends at once; the linger now runs from this call
 f_result 1 >/dev/null
-post_one 2
-t2=$(f_result 2)
-awk -v t="$t2" 'BEGIN {exit !(t >= 2.0)}' || fail "F: a lone event 1 s after a call was answered in $t2 s, not after the 3 s linger"
+post_one 2 # right after a call, but its connection is the only one: nothing else could come
+t1=$(f_result 2)
+awk -v t="$t1" 'BEGIN {exit !(t < 1.0)}' || fail "F: the only connection's event waited $t1 s (the linger), not sent at once"
+exec {idle_fd}<>"/dev/tcp/127.0.0.1/$API3_PORT" # kept open and silent: another client may still post
+post_one 3
+t2=$(f_result 3)
+awk -v t="$t2" 'BEGIN {exit !(t >= 2.0)}' || fail "F: a lone event beside an idle connection was answered in $t2 s, not after the 3 s linger"
 calls0=$(calls)
-post_one 3 & # lingers: the last call went out just now
+post_one 4 & # lingers: the last call went out just now
 pids=($!)
 sleep 0.5
-for n in 4 5 6 7 8 9 10; do post_one "$n" & pids+=($!); done
+for n in 5 6 7 8 9 10 11; do post_one "$n" & pids+=($!); done
 wait "${pids[@]}"
-t3=$(f_result 3)
-for n in 4 5 6 7 8 9 10; do f_result "$n" >/dev/null; done
+t3=$(f_result 4)
+for n in 5 6 7 8 9 10 11; do f_result "$n" >/dev/null; done
 calls1=$(calls)
-echo "durability: F: lone event after a call ${t2} s (3 s linger); 8 waiting events went out after ${t3} s in $((calls1 - calls0)) call(s)"
+exec {idle_fd}>&-
+echo "durability: F: only connection ${t1} s; lone event beside an idle one ${t2} s (3 s linger); 8 waiting events went out after ${t3} s in $((calls1 - calls0)) call(s)"
 awk -v t="$t3" 'BEGIN {exit !(t < 2.0)}' || fail "F: 8 waiting events (TP_FLUSH_EVENTS=8) waited $t3 s, the linger, not the count"
 ((calls1 - calls0 == 1)) || fail "F: 8 waiting events went out in $((calls1 - calls0)) PutRecords calls, not 1"
 stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 30
@@ -317,6 +324,7 @@ g_result() { # NAME FIRST LAST
   echo "$secs"
 }
 : >"$WORK/g.acked"
+exec {idle_fd}<>"/dev/tcp/127.0.0.1/$API3_PORT" # so the first request lingers (not every connection waits)
 post_g 1 1 warm # a quiet service sends at once; the next requests linger (3 s)
 g_result warm 1 1 >/dev/null
 post_g 2 301 first &
@@ -327,6 +335,7 @@ gpids+=($!)
 wait "${gpids[@]}"
 g1=$(g_result first 2 301)
 g2=$(g_result second 302 601)
+exec {idle_fd}>&-
 echo "durability: G: 300 + 300 events forming a full batch in a submit answered after $g1 s and $g2 s"
 stop_pidfile "$PID_DIR/api4.pid" "$API_BIN" 30
 

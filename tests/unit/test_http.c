@@ -711,23 +711,31 @@ static void h_via_loop(tp_http_req *r, void *ctx)
         abort();
 }
 
+/* A server of its own with loop hooks and one GET route, started; sets g_port. */
+static tp_http_server *hooked_server(int threads, const char *path, tp_http_handler h,
+                                     const tp_http_loop_hooks *hooks, tp_metrics **m)
+{
+    char err[256];
+    tp_http_server *s;
+    assert_int_equal(tp_metrics_new(m), 0);
+    tp_http_options o = {.svc = "test", .bind_addr = "127.0.0.1", .port = 0, .threads = threads, .max_body = 1024,
+                         .conn_timeout_s = 5, .metrics = *m};
+    assert_int_equal(tp_http_server_new(&o, &s, err, sizeof err), 0);
+    assert_int_equal(tp_http_route(s, "GET", path, h, NULL), 0);
+    assert_int_equal(tp_http_set_loop_hooks(s, hooks), 0);
+    assert_int_equal(tp_http_start(s, err, sizeof err), 0);
+    g_port = tp_http_port(s);
+    return s;
+}
+
 static void test_loop_hooks(void **state)
 {
     (void)state;
-    char err[256];
     tp_metrics *m;
-    tp_http_server *s;
-    assert_int_equal(tp_metrics_new(&m), 0);
-    tp_http_options o = {.svc = "test", .bind_addr = "127.0.0.1", .port = 0, .threads = 2, .max_body = 1024,
-                         .conn_timeout_s = 5, .metrics = m};
-    assert_int_equal(tp_http_server_new(&o, &s, err, sizeof err), 0);
-    assert_int_equal(tp_http_route(s, "GET", "/via-loop", h_via_loop, NULL), 0);
     const tp_http_loop_hooks hooks = {.start = hk_start, .pass = hk_pass, .timeout_ms = hk_timeout,
                                       .event = hk_event, .stop = hk_stop};
-    assert_int_equal(tp_http_set_loop_hooks(s, &hooks), 0);
-    assert_int_equal(tp_http_start(s, err, sizeof err), 0);
+    tp_http_server *s = hooked_server(2, "/via-loop", h_via_loop, &hooks, &m);
     assert_int_equal(tp_http_set_loop_hooks(s, &hooks), TP_EINVAL); /* too late */
-    g_port = tp_http_port(s);
     long seen[2] = {0, 0};
     for (int i = 0; i < 2; i++) { /* two connections: one per loop */
         struct reply r;
@@ -741,6 +749,56 @@ static void test_loop_hooks(void **state)
     assert_true(atomic_load(&g_hook_passes) > 0);
     tp_http_server_free(s);
     assert_int_equal(atomic_load(&g_hook_stopped), 2);
+    tp_metrics_free(m);
+}
+
+/* tp_http_loop_connections counts what the loop holds: idle kept-alive connections too, and a
+ * closed one no longer. (ingest-api sends at once when every connection waits on it.) */
+static void *cn_start(void *ctx, tp_http_loop *loop) { return (void)ctx, loop; }
+static void cn_nop(void *data) { (void)data; }
+static long cn_timeout(void *data) { return (void)data, -1; }
+static void h_conns(tp_http_req *r, void *ctx)
+{
+    (void)ctx;
+    char body[32];
+    int n = snprintf(body, sizeof body, "%u", tp_http_loop_connections(tp_http_req_loop_data(r)));
+    tp_http_respond(r, 200, "text/plain", body, (size_t)n);
+}
+static long conns_now(void)
+{
+    struct reply r;
+    GET("/conns", &r);
+    assert_int_equal(r.status, 200);
+    return strtol(r.body, NULL, 10);
+}
+static void test_loop_connections(void **state)
+{
+    (void)state;
+    tp_metrics *m;
+    const tp_http_loop_hooks hooks = {.start = cn_start, .pass = cn_nop, .timeout_ms = cn_timeout, .stop = cn_nop};
+    tp_http_server *s = hooked_server(1, "/conns", h_conns, &hooks, &m);
+    assert_int_equal(tp_http_loop_connections(NULL), 0);
+    long alone = conns_now();
+    assert_int_equal(alone, 1); /* the asking connection itself */
+    int idle[3];
+    for (int i = 0; i < 3; i++)
+        idle[i] = raw_connect();
+    long seen = 0;
+    for (int i = 0; i < 200 && seen != 4; i++) { /* accepting is asynchronous */
+        seen = conns_now();
+        if (seen != 4)
+            usleep(10000);
+    }
+    assert_int_equal(seen, 4);
+    for (int i = 0; i < 3; i++)
+        close(idle[i]);
+    for (int i = 0; i < 200 && seen != 1; i++) { /* so is noticing a close */
+        seen = conns_now();
+        if (seen != 1)
+            usleep(10000);
+    }
+    assert_int_equal(seen, 1);
+    tp_http_server_free(s);
     tp_metrics_free(m);
 }
 
@@ -884,6 +942,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connections_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_out_of_fds, setup, teardown),
         cmocka_unit_test(test_loop_hooks),
+        cmocka_unit_test(test_loop_connections),
         cmocka_unit_test_setup_teardown(test_keepalive_request_while_stopping, setup, teardown),
         cmocka_unit_test(test_bad_patterns),
     };

@@ -62,6 +62,9 @@ typedef struct tp_http_loop_hooks {
 int tp_http_set_loop_hooks(tp_http_server *s, const tp_http_loop_hooks *hooks) TP_MUSTCHECK;
 /* Watch fd for EPOLLIN / EPOLLOUT (0: stop watching); only on the loop's own thread. */
 int tp_http_loop_watch(tp_http_loop *loop, int fd, unsigned events) TP_MUSTCHECK;
+/* Client connections open on this loop, idle keep-alive and suspended ones included; only on
+ * the loop's own thread. */
+unsigned tp_http_loop_connections(tp_http_loop *loop);
 /* The data the start hook returned for the loop that holds r (NULL without hooks). Only valid
  * on that loop's thread, i.e. inside the handler. */
 void *tp_http_req_loop_data(tp_http_req *r);
