@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -172,7 +173,9 @@ struct tp_producer {
     atomic_int closing;    /* set first by tp_producer_free: submit refuses */
     /* Requests each lane submitted and not yet answered. Here, not in the lane: a request the
      * lane handed to the senders may be answered after the lane is gone. */
-    atomic_size_t lane_waiting[P_MAX_LANES];
+    struct {
+        alignas(64) atomic_size_t n; /* a line each: loops and senders update them all the time */
+    } lane_waiting[P_MAX_LANES];
     atomic_int lanes_made;
     atomic_int submitting; /* submits between their closing check and their push */
     struct pbatch *q_head, *q_tail;

@@ -49,6 +49,7 @@ struct tp_producer_lane {
     size_t held, flush_events;
     atomic_size_t *waiting; /* requests submitted here and not answered (in p), or NULL */
     int64_t oldest_ms, last_flush_ms, last_sync_ms;
+    int64_t retry_ms; /* after a flush ran out of memory: no flush before then */
 };
 
 static void lane_emit(void *ctx, struct pbatch *b)
@@ -139,6 +140,7 @@ static void finish_call(tp_producer_lane *l, struct lane_call *c, int curl_resul
     curl_multi_remove_handle(l->multi, tp_kinesis_easy(c->k));
     int rc = tp_kinesis_put_finish(c->k, curl_result, c->res, &failed, err, sizeof err);
     tp_histogram_observe(p->m_put_seconds[b->stream], (double)(tp_now_mono_ns() - c->t0_ns) / 1e9);
+    b->deadline_ms = c->t0_ns / 1000000 + p->max_attempt_ms; /* TP_MAX_ATTEMPT_MS runs from this call */
     c->b = NULL;
     if (rc == 0)
         p_batch_apply(p, b, c->idx, c->res, c->m);
@@ -191,12 +193,20 @@ static int all_waiting(tp_producer_lane *l)
  * connection of the loop waits; or, with every call busy, once the oldest has waited linger_ms
  * and nothing formed is still waiting.
  * (Also flushing whenever a pass brought nothing new answered quiet clients sooner but made
- * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.)
- * Batches are also formed outside a flush (a submit filling one to 500 entries or 1 MiB, a
+ * ~40% more calls under load: 66-69k against 71-78k single events/s, bench/RESULTS.md.) */
+static int flush_now(tp_producer_lane *l, int64_t now)
+{
+    if (l->held == 0 || l->ready_head || now < l->retry_ms)
+        return 0;
+    return (free_call(l) && (l->held >= l->flush_events || now - l->last_flush_ms >= l->p->linger_ms ||
+                             all_waiting(l))) ||
+           now - l->oldest_ms >= l->p->linger_ms;
+}
+
+/* Batches are also formed outside a flush (a submit filling one to 500 entries or 1 MiB, a
  * shard map switch): they are started here too, or with no call in flight nothing would. */
 void tp_producer_lane_pass(tp_producer_lane *l)
 {
-    tp_producer *p = l->p;
     int64_t now = tp_now_mono_ms();
     if (l->curl_due_ms >= 0 && now >= l->curl_due_ms) {
         int running;
@@ -205,25 +215,19 @@ void tp_producer_lane_pass(tp_producer_lane *l)
         reap(l);
     }
     start_ready(l); /* from here on, a formed batch waiting means every call is busy */
-    if (l->held > 0 && !l->ready_head) {
-        int free_now = free_call(l) != NULL;
-        int go = (free_now && (l->held >= l->flush_events || now - l->last_flush_ms >= p->linger_ms ||
-                               all_waiting(l))) ||
-                 now - l->oldest_ms >= p->linger_ms;
-        if (go) {
-            size_t left = 0;
-            for (int s = 0; s < TP_STREAM__COUNT; s++) {
-                if (p_former_flush(&l->formers[s]) != 0)
-                    tp_log_warn("producer: out of memory flushing a batch; retrying");
-                left += l->formers[s].open_recs;
-            }
-            /* What a failed flush left behind keeps its place; tried again in 10 ms, not per pass. */
-            l->held = left;
-            if (left)
-                l->oldest_ms = now - p->linger_ms + 10;
-            l->last_flush_ms = now;
-            start_ready(l);
+    if (flush_now(l, now)) {
+        size_t left = 0;
+        for (int s = 0; s < TP_STREAM__COUNT; s++) {
+            if (p_former_flush(&l->formers[s]) != 0)
+                tp_log_warn("producer: out of memory flushing a batch; retrying in 10 ms");
+            left += l->formers[s].open_recs;
         }
+        /* What a failed flush left behind keeps its place and its age; tried again in 10 ms,
+         * not on every pass. */
+        l->held = left;
+        l->retry_ms = left ? now + 10 : 0;
+        l->last_flush_ms = now;
+        start_ready(l);
     }
     /* A resharding is rare, and a batch formed under the old map is still stored (by hash key);
      * looking ten times a second keeps the shared map's lock off the per-pass path. */
@@ -241,6 +245,10 @@ long tp_producer_lane_timeout_ms(tp_producer_lane *l)
     int64_t now = tp_now_mono_ms(), due = l->curl_due_ms;
     if (l->ready_head && free_call(l))
         return 0; /* formed outside a pass (tp_producer_lane_pass starts it) */
+    /* The loop may run libmicrohttpd once more after a pass: what that run submitted or closed
+     * can make a flush due with no event to come. */
+    if (flush_now(l, now))
+        return 0;
     /* With formed batches waiting for a call, nothing can go before a call ends, and its end is
      * an event: a deadline here would only spin the loop. */
     if (l->held > 0 && !l->ready_head) {
@@ -248,6 +256,8 @@ long tp_producer_lane_timeout_ms(tp_producer_lane *l)
         int64_t gap = l->last_flush_ms + l->p->linger_ms;
         if (gap < d && free_call(l))
             d = gap;
+        if (d < l->retry_ms)
+            d = l->retry_ms;
         if (due < 0 || d < due)
             due = d;
     }
@@ -293,7 +303,7 @@ tp_producer_lane *tp_producer_lane_new(tp_producer *p, int nlanes, const tp_prod
     l->p = p;
     l->loop = *loop;
     int slot = atomic_fetch_add(&p->lanes_made, 1);
-    l->waiting = slot < P_MAX_LANES ? &p->lane_waiting[slot] : NULL; /* none: no early sends */
+    l->waiting = slot < P_MAX_LANES ? &p->lane_waiting[slot].n : NULL; /* none: no early sends */
     l->curl_due_ms = -1;
     l->flush_events = p->flush_events / (size_t)(nlanes > 0 ? nlanes : 1);
     if (l->flush_events == 0)
@@ -335,6 +345,7 @@ void tp_producer_lane_free(tp_producer_lane *l)
             curl_multi_remove_handle(l->multi, tp_kinesis_easy(c->k));
             if (tp_kinesis_put_finish(c->k, CURLE_ABORTED_BY_CALLBACK, c->res, &failed, err, sizeof err) == 0)
                 p_batch_apply(l->p, b, c->idx, c->res, c->m);
+            b->deadline_ms = c->t0_ns / 1000000 + l->p->max_attempt_ms;
             c->b = NULL;
             to_senders(l, b);
         }

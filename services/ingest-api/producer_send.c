@@ -71,7 +71,8 @@ void p_count_retry(tp_producer *p, int err, uint64_t n)
 void p_enqueue(tp_producer *p, struct pbatch *b)
 {
     b->next = NULL;
-    if (!b->from_spool)
+    /* Set once: a batch a lane already tried keeps the deadline its first call started. */
+    if (!b->from_spool && b->deadline_ms == 0)
         b->deadline_ms = tp_now_mono_ms() + p->max_attempt_ms;
     pthread_mutex_lock(&p->mu);
     if (p->q_tail)
