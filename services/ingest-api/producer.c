@@ -96,6 +96,10 @@ static void register_metrics(tp_producer *p, tp_metrics *m)
     p->m_spooled = tp_metrics_counter(m, "tp_ingest_spooled_events_total", "events written to the local spool", NULL);
     p->m_spool_bytes = tp_metrics_gauge(m, "tp_ingest_spool_bytes", "bytes waiting in the spool", NULL);
     p->m_spool_entries = tp_metrics_gauge(m, "tp_ingest_spool_entries", "events waiting in the spool", NULL);
+    static const char help_flush[] = "times an HTTP loop sent what it held, by the rule that sent it";
+    static const char *const why[P_FLUSH__N] = {"reason=count", "reason=all_waiting", "reason=quiet", "reason=linger"};
+    for (int i = 0; i < P_FLUSH__N; i++)
+        p->m_lane_flushes[i] = tp_metrics_counter(m, "tp_ingest_lane_flushes_total", help_flush, why[i]);
 }
 
 /* --- the batcher --- */

@@ -28,6 +28,9 @@
 
 #define P_MAX_ENTRIES 500                     /* PutRecords entries */
 #define P_MAX_LANES 256                       /* as many as TP_INGEST_THREADS allows */
+
+/* Why a lane sent what it held (tp_ingest_lane_flushes_total{reason}). */
+enum { P_FLUSH_COUNT, P_FLUSH_ALL_WAITING, P_FLUSH_QUIET, P_FLUSH_LINGER, P_FLUSH__N };
 #define P_MAX_RECORD ((size_t)1024 * 1024)    /* data + partition key of one Kinesis record */
 #define P_MAX_REQUEST ((size_t)5 * 1024 * 1024)
 #define P_MAX_PKEY 256                        /* Kinesis partition key limit */
@@ -151,6 +154,7 @@ struct tp_producer {
     tp_spool *spool;
 
     /* metrics (NULL handles when no registry) */
+    tp_counter *m_lane_flushes[P_FLUSH__N];
     tp_histogram *m_put_seconds[TP_STREAM__COUNT];
     tp_counter *m_kinesis_records[TP_STREAM__COUNT];
     tp_counter *m_retry_throttled, *m_retry_unavailable, *m_retry_timeout, *m_retry_error;

@@ -198,9 +198,15 @@ static int flush_now(tp_producer_lane *l, int64_t now)
 {
     if (l->held == 0 || l->ready_head || now < l->retry_ms)
         return 0;
-    return (free_call(l) && (l->held >= l->flush_events || now - l->last_flush_ms >= l->p->linger_ms ||
-                             all_waiting(l))) ||
-           now - l->oldest_ms >= l->p->linger_ms;
+    if (free_call(l)) {
+        if (l->held >= l->flush_events)
+            return P_FLUSH_COUNT + 1;
+        if (all_waiting(l))
+            return P_FLUSH_ALL_WAITING + 1;
+        if (now - l->last_flush_ms >= l->p->linger_ms)
+            return P_FLUSH_QUIET + 1;
+    }
+    return now - l->oldest_ms >= l->p->linger_ms ? P_FLUSH_LINGER + 1 : 0;
 }
 
 /* Batches are also formed outside a flush (a submit filling one to 500 entries or 1 MiB, a
@@ -215,8 +221,10 @@ void tp_producer_lane_pass(tp_producer_lane *l)
         reap(l);
     }
     start_ready(l); /* from here on, a formed batch waiting means every call is busy */
-    if (flush_now(l, now)) {
+    int why = flush_now(l, now);
+    if (why) {
         size_t left = 0;
+        tp_counter_add(l->p->m_lane_flushes[why - 1], 1);
         for (int s = 0; s < TP_STREAM__COUNT; s++) {
             if (p_former_flush(&l->formers[s]) != 0)
                 tp_log_warn("producer: out of memory flushing a batch; retrying in 10 ms");

@@ -283,10 +283,14 @@ f_result 1 >/dev/null
 post_one 2 # right after a call, but its connection is the only one: nothing else could come
 t1=$(f_result 2)
 awk -v t="$t1" 'BEGIN {exit !(t < 1.0)}' || fail "F: the only connection's event waited $t1 s (the linger), not sent at once"
+flushes() { metric "$API3_URL" tp_ingest_lane_flushes_total "reason=\"$1\""; }
+(($(flushes all_waiting) == 2)) || fail "F: /metrics counts $(flushes all_waiting) all_waiting flushes, not 2 (events 1 and 2)"
 exec {idle_fd}<>"/dev/tcp/127.0.0.1/$API3_PORT" # kept open and silent: another client may still post
 post_one 3
 t2=$(f_result 3)
 awk -v t="$t2" 'BEGIN {exit !(t >= 2.0)}' || fail "F: a lone event beside an idle connection was answered in $t2 s, not after the 3 s linger"
+# It went when the gap after the last call ended (just before its own linger would have).
+(($(flushes quiet) == 1)) || fail "F: /metrics counts $(flushes quiet) quiet flushes, not 1"
 calls0=$(calls)
 post_one 4 & # lingers: the last call went out just now
 pids=($!)
@@ -300,6 +304,7 @@ exec {idle_fd}>&-
 echo "durability: F: only connection ${t1} s; lone event beside an idle one ${t2} s (3 s linger); 8 waiting events went out after ${t3} s in $((calls1 - calls0)) call(s)"
 awk -v t="$t3" 'BEGIN {exit !(t < 2.0)}' || fail "F: 8 waiting events (TP_FLUSH_EVENTS=8) waited $t3 s, the linger, not the count"
 ((calls1 - calls0 == 1)) || fail "F: 8 waiting events went out in $((calls1 - calls0)) PutRecords calls, not 1"
+(($(flushes count) == 1)) || fail "F: /metrics counts $(flushes count) count flushes, not 1"
 stop_pidfile "$PID_DIR/api3.pid" "$API_BIN" 30
 
 # ---------------------------------------------------------------- G: a batch formed by a submit
