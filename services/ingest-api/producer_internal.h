@@ -28,12 +28,12 @@
 
 #define P_MAX_ENTRIES 500                     /* PutRecords entries */
 #define P_MAX_LANES 256                       /* as many as TP_INGEST_THREADS allows */
-
-/* Why a lane sent what it held (tp_ingest_lane_flushes_total{reason}). */
-enum { P_FLUSH_COUNT, P_FLUSH_ALL_WAITING, P_FLUSH_QUIET, P_FLUSH_LINGER, P_FLUSH__N };
 #define P_MAX_RECORD ((size_t)1024 * 1024)    /* data + partition key of one Kinesis record */
 #define P_MAX_REQUEST ((size_t)5 * 1024 * 1024)
 #define P_MAX_PKEY 256                        /* Kinesis partition key limit */
+
+/* Why a lane sent what it held (tp_ingest_lane_flushes_total{reason}). */
+enum { P_FLUSH_COUNT, P_FLUSH_ALL_WAITING, P_FLUSH_QUIET, P_FLUSH_LINGER, P_FLUSH__N };
 
 typedef unsigned __int128 p_u128;
 
