@@ -86,10 +86,11 @@ void tp_producer_free(tp_producer *p);
  * One lane per HTTP loop, used only on that loop's thread: submit behaves like
  * tp_producer_submit (the callback may run inside a later pass/event call on this thread, or on
  * a producer thread for records it handed over; and when memory runs out forming a batch, inside
- * submit itself for the records refused, which then still returns 0); pass runs its group commit
- * after each HTTP pass; timeout_ms says when it next needs a pass (-1: not before an event); event forwards
- * readiness of a descriptor the lane asked to watch through loop->watch. loop->connections
- * lets the lane send at once when every connection of its loop is waiting for it.
+ * submit itself for the records refused, which then still returns 0); pass runs its group
+ * commit after each HTTP pass; timeout_ms says when it next needs a pass (-1: not before an
+ * event); event forwards readiness of a descriptor the lane asked to watch through
+ * loop->watch. loop->connections lets the lane send at once when every connection of its loop
+ * is waiting for it.
  * free hands whatever it holds or has in flight to the producer's senders: call it before
  * tp_producer_free. The lane borrows p. */
 typedef struct tp_producer_lane tp_producer_lane;
