@@ -117,6 +117,8 @@ static void start_call(tp_producer_lane *l, struct lane_call *c, struct pbatch *
     }
     c->b = b;
     c->t0_ns = tp_now_mono_ns();
+    /* TP_MAX_ATTEMPT_MS runs from this call, also for what the senders take over from it. */
+    b->deadline_ms = c->t0_ns / 1000000 + p->max_attempt_ms;
 }
 
 static void start_ready(tp_producer_lane *l)
@@ -140,7 +142,6 @@ static void finish_call(tp_producer_lane *l, struct lane_call *c, int curl_resul
     curl_multi_remove_handle(l->multi, tp_kinesis_easy(c->k));
     int rc = tp_kinesis_put_finish(c->k, curl_result, c->res, &failed, err, sizeof err);
     tp_histogram_observe(p->m_put_seconds[b->stream], (double)(tp_now_mono_ns() - c->t0_ns) / 1e9);
-    b->deadline_ms = c->t0_ns / 1000000 + p->max_attempt_ms; /* TP_MAX_ATTEMPT_MS runs from this call */
     c->b = NULL;
     if (rc == 0)
         p_batch_apply(p, b, c->idx, c->res, c->m);
@@ -353,7 +354,6 @@ void tp_producer_lane_free(tp_producer_lane *l)
             curl_multi_remove_handle(l->multi, tp_kinesis_easy(c->k));
             if (tp_kinesis_put_finish(c->k, CURLE_ABORTED_BY_CALLBACK, c->res, &failed, err, sizeof err) == 0)
                 p_batch_apply(l->p, b, c->idx, c->res, c->m);
-            b->deadline_ms = c->t0_ns / 1000000 + l->p->max_attempt_ms;
             c->b = NULL;
             to_senders(l, b);
         }
